@@ -48,12 +48,12 @@ int cmab_state_fold(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, c
     cmanp_real *A = S + (size_t)Lp * n;                    // (Lp, dh)
     int cancelled = 0;
     if (n <= 0) return 0;
+    cmanp_work_add_rows(n);
 
     cmanp_ln_fwd(En, NULL, NULL, E, &w->layer_cross_attn.norm_ctx, n, d);
     cmanp_linear_fwd(kv, En, w->layer_cross_attn.wkv, NULL, n, d, 2 * d);
     for (int h = 0; h < k->H; h++) {
-        cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lp, n, dh, R(1.0), c->qs + h * dh, d,
-                    kv + h * dh, 2 * d, R(0.0), S, n);
+        cmanp_mm(0, 1, Lp, n, dh, R(1.0), c->qs + h * dh, d, kv + h * dh, 2 * d, R(0.0), S, n);
         /* Block-local softmax numerators relative to the block maximum: every
          * exponent is <= 0, so float32 cannot overflow whatever the scores. */
         for (int i = 0; i < Lp; i++) {
@@ -62,8 +62,7 @@ int cmab_state_fold(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, c
             sum[i] = cmanp_softmax_numerators(row, (size_t)n, &m);
             mx[i] = m;
         }
-        cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lp, dh, n, R(1.0), S, n,
-                    kv + d + h * dh, 2 * d, R(0.0), A, dh);
+        cmanp_mm(0, 0, Lp, dh, n, R(1.0), S, n, kv + d + h * dh, 2 * d, R(0.0), A, dh);
         for (int i = 0; i < Lp; i++) {
             size_t si = (size_t)h * Lp + i;
             double lb = mx[i] + log(sum[i]);
@@ -153,8 +152,7 @@ void cmab_readout(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, con
     for (int i = 0; i < Lp; i++)
         for (int t = 0; t < d; t++)
             B[(size_t)i * d + t] = c->latn[(size_t)i * d + t] + w->layer_cross_attn.bo[t];
-    cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lp, d, d, R(1.0), o, d,
-                w->layer_cross_attn.wo, d, R(1.0), B, d);
+    cmanp_mm(0, 1, Lp, d, d, R(1.0), o, d, w->layer_cross_attn.wo, d, R(1.0), B, d);
 
     cmanp_ff_acts_bind(&f, ffbuf, Lp, d, F);
     cmanp_ff_block_fwd(B, &f, &w->layer_cross_ff, B, Lp, d, F);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cmanp.h" /* cmanp_hash64 */
+#include "json_parse.h"
 #include "ops.h"
 
 /* ---------------------------------------------------------------- config */
@@ -99,13 +100,9 @@ int cmhp_config_is_cmhp(const char *json) {
 int cmhp_config_parse(cmhp_config *c, const char *json, cmanp_err *e) {
     memset(c, 0, sizeof *c);
     if (!json) return cmanp_err_set(e, CMANP_EFORMAT, "cmhp config: missing (expected a JSON object)");
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok) return cmanp_err_nomem(e);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    size_t len = strlen(json);
-    struct json_object *o = json_tokener_parse_ex(tok, json, (int)(len > 1 << 20 ? 1 << 20 : len));
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
+    struct json_object *o;
+    enum json_tokener_error jerr;
+    if (cmanp_json_parse(json, 1 << 20, &o, &jerr)) return cmanp_err_nomem(e);
     int rc = CMANP_OK, seen = 0;
     enum { S_MODEL = 1 << 8, S_SCALE = 1 << 9, S_BASE = 1 << 10, S_RATES = 1 << 11 };
     if (!o || jerr != json_tokener_success || !json_object_is_type(o, json_type_object)) {
@@ -229,31 +226,6 @@ int cmhp_decoder_out(const cmhp_config *c) { return 3 * c->num_mix + c->num_mark
 
 /* ---------------------------------------------------------------- layout */
 
-typedef struct walk_ctx {
-    cmanp_param_info *table; /* NULL: count only */
-    int n;
-    size_t off;
-    cmanp_real *buf;
-} walk_ctx;
-
-static cmanp_real *walk_add(void *vctx, const char *name, int rows, int cols) {
-    walk_ctx *w = vctx;
-    size_t numel = (size_t)rows * (size_t)(cols ? cols : 1);
-    if (w->table) {
-        cmanp_param_info *p = &w->table[w->n];
-        snprintf(p->name, sizeof p->name, "%s", name);
-        p->ndim = cols ? 2 : 1;
-        p->shape[0] = rows;
-        p->shape[1] = cols;
-        p->offset = w->off;
-        p->numel = numel;
-    }
-    cmanp_real *ptr = w->buf ? w->buf + w->off : NULL;
-    w->n++;
-    w->off += numel;
-    return ptr;
-}
-
 /* The one place that defines the CMHP parameter order (docs/cmhp.md). */
 static void cmhp_walk(const cmhp_config *c, cmanp_param_cb add, void *ctx, cmhp_weights *w) {
     const int d = c->d_model, F = c->dim_feedforward;
@@ -277,14 +249,14 @@ static void cmhp_walk(const cmhp_config *c, cmanp_param_cb add, void *ctx, cmhp_
 static int layout_build(const cmhp_config *c, cmanp_layout *lay, cmanp_err *e) {
     memset(lay, 0, sizeof *lay);
     cmhp_weights w;
-    walk_ctx ctx = {0};
-    cmhp_walk(c, walk_add, &ctx, &w);
+    cmanp_walk_ctx ctx = {0};
+    cmhp_walk(c, cmanp_walk_add, &ctx, &w);
     if (ctx.off > (size_t)1 << 31)
         return cmanp_err_set(e, CMANP_ERANGE, "cmhp config: %zu parameters exceed 2^31", ctx.off);
     lay->table = cmanp_calloc((size_t)ctx.n, sizeof *lay->table);
     if (!lay->table) return cmanp_err_nomem(e);
-    walk_ctx ctx2 = {lay->table, 0, 0, NULL};
-    cmhp_walk(c, walk_add, &ctx2, &w);
+    cmanp_walk_ctx ctx2 = {lay->table, 0, 0, NULL};
+    cmhp_walk(c, cmanp_walk_add, &ctx2, &w);
     lay->n = ctx2.n;
     lay->n_params = ctx2.off;
     return CMANP_OK;
@@ -296,9 +268,9 @@ int cmhp_layout_build(const cmhp_config *c, cmanp_layout *lay, cmanp_err *e) {
 }
 
 void cmhp_weights_bind(const cmhp_config *c, cmanp_real *buf, cmhp_weights *w) {
-    walk_ctx ctx = {NULL, 0, 0, buf};
+    cmanp_walk_ctx ctx = {NULL, 0, 0, buf};
     memset(w, 0, sizeof *w);
-    cmhp_walk(c, walk_add, &ctx, w);
+    cmhp_walk(c, cmanp_walk_add, &ctx, w);
 }
 
 /* ----------------------------------------------------------------- model */
@@ -359,48 +331,11 @@ void cmhp_model_free(cmhp_model *m) {
     cmanp_free(m);
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 void cmhp_model_init(cmhp_model *m, uint64_t seed) {
-    cmanp_rng r;
-    cmanp_rng_seed(&r, seed);
-    cmanp_rng_jump(&r); /* the task stream may use the same seed */
-    const cmanp_layout *lay = &m->layout;
-    for (int i = 0; i < lay->n; i++) {
-        const cmanp_param_info *p = &lay->table[i];
-        cmanp_real *x = m->params + p->offset;
-        double bound = 0.0;
-        int kind; /* 0 uniform(+-bound), 1 normal, 2 ones, 3 zeros */
-        if (ends_with(p->name, "latents") || !strcmp(p->name, "sink") ||
-            !strcmp(p->name, "mark_embedding")) {
-            kind = 1;
-        } else if (p->ndim == 2) {
-            kind = 0;
-            bound = 1.0 / sqrt((double)p->shape[1]);
-        } else if (ends_with(p->name, ".bias")) {
-            char wname[sizeof p->name + 8];
-            snprintf(wname, sizeof wname, "%.*s.weight", (int)(strlen(p->name) - 5), p->name);
-            int j = cmanp_layout_find(lay, wname);
-            if (j >= 0 && lay->table[j].ndim == 2) {
-                kind = 0;
-                bound = 1.0 / sqrt((double)lay->table[j].shape[1]);
-            } else {
-                kind = 3;
-            }
-        } else {
-            kind = 2;
-        }
-        for (size_t k = 0; k < p->numel; k++) {
-            double v = 0.0;
-            if (kind == 0) v = bound * (2.0 * cmanp_rng_uniform(&r) - 1.0);
-            else if (kind == 1) v = cmanp_rng_normal(&r);
-            else if (kind == 2) v = 1.0;
-            x[k] = (cmanp_real)v;
-        }
-    }
+    /* CMANP's initialisation; the sink and the mark embedding are drawn
+     * N(0, 1) like latents (embedding tables). */
+    static const char *const normal[] = {"sink", "mark_embedding", NULL};
+    cmanp_params_init(&m->layout, m->params, seed, normal);
     cmhp_model_refresh(m);
 }
 

@@ -23,46 +23,22 @@
 #include <math.h>
 #include <string.h>
 
+#include "arena.h"
 #include "ops_bwd.h"
 
 /* ----------------------------------------------------------------- arenas */
 
-typedef struct bump {
-    cmanp_real *base; /* NULL: only count */
-    size_t n;         /* in cmanp_real units */
-} bump;
-
-static cmanp_real *take(bump *b, size_t n) {
-    cmanp_real *p = b->base ? b->base + b->n : NULL;
-    const size_t align = 64 / sizeof(cmanp_real);
-    b->n += (n + align - 1) / align * align;
-    return p;
+/* Float64 values from the same arena (the scan's running state). */
+static double *take_d(cmanp_arena *b, size_t n) {
+    return (double *)(void *)cmanp_arena_take(b, n * (sizeof(double) / sizeof(cmanp_real)));
 }
 
-static double *take_d(bump *b, size_t n) {
-    return (double *)(void *)take(b, n * (sizeof(double) / sizeof(cmanp_real)));
-}
-
-static void bind_attn(bump *b, cmanp_attn_acts *a, size_t nx, size_t ncn, size_t nkv, size_t nout,
-                      size_t np, size_t d) {
-    a->xn = take(b, nx * d);
-    a->x_mean = take(b, nx);
-    a->x_rstd = take(b, nx);
-    a->cn = ncn ? take(b, ncn * d) : NULL;
-    a->c_mean = ncn ? take(b, ncn) : NULL;
-    a->c_rstd = ncn ? take(b, ncn) : NULL;
-    a->q = take(b, nx * d);
-    a->kv = take(b, nkv * 2 * d);
-    a->p = take(b, np);
-    a->o = take(b, nout * d);
-}
-
-static void bind_ff(bump *b, cmanp_ff_acts *f, size_t n, size_t d, size_t F) {
-    f->xn = take(b, n * d);
-    f->mean = take(b, n);
-    f->rstd = take(b, n);
-    f->u = take(b, n * 2 * F);
-    f->z = take(b, n * F);
+static void bind_ff(cmanp_arena *b, cmanp_ff_acts *f, size_t n, size_t d, size_t F) {
+    f->xn = cmanp_arena_take(b, n * d);
+    f->mean = cmanp_arena_take(b, n);
+    f->rstd = cmanp_arena_take(b, n);
+    f->u = cmanp_arena_take(b, n * 2 * F);
+    f->z = cmanp_arena_take(b, n * F);
 }
 
 /* Activations of one chunk of TC targets: the readout of every layer and the
@@ -133,86 +109,86 @@ struct cmhp_train {
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 static size_t bind_chunk(const cmhp_model *m, int TC_, cmanp_real *base, chunk_acts *a, int grad) {
-    bump b = {base, 0};
+    cmanp_arena b = {base, 0};
     const cmhp_config *c = &m->cfg;
     const size_t d = (size_t)c->d_model, F = (size_t)c->dim_feedforward, H = (size_t)c->nhead;
     const size_t Lp = (size_t)c->num_latents_per_layer, Lq = (size_t)c->num_latents;
     const size_t TC = (size_t)TC_;
-    a->Z0 = take(&b, TC * Lq * d);
+    a->Z0 = cmanp_arena_take(&b, TC * Lq * d);
     for (int l = 0; l < c->num_layers; l++) {
         layer_acts *la = &a->lay[l];
-        la->B0 = take(&b, TC * Lp * d);
+        la->B0 = cmanp_arena_take(&b, TC * Lp * d);
         bind_ff(&b, &la->lcf, TC * Lp, d, F);
-        la->B1 = take(&b, TC * Lp * d);
-        bind_attn(&b, &la->lsa, TC * Lp, 0, TC * Lp, TC * Lp, TC * H * Lp * Lp, d);
-        la->B2 = take(&b, TC * Lp * d);
+        la->B1 = cmanp_arena_take(&b, TC * Lp * d);
+        cmanp_arena_take_attn(&b, &la->lsa, TC * Lp, 0, TC * Lp, TC * Lp, TC * H * Lp * Lp, d);
+        la->B2 = cmanp_arena_take(&b, TC * Lp * d);
         bind_ff(&b, &la->lff, TC * Lp, d, F);
-        la->B3 = take(&b, TC * Lp * d);
-        bind_attn(&b, &la->ca, TC * Lq, TC * Lp, TC * Lp, TC * Lq, TC * H * Lq * Lp, d);
-        la->Z1 = take(&b, TC * Lq * d);
+        la->B3 = cmanp_arena_take(&b, TC * Lp * d);
+        cmanp_arena_take_attn(&b, &la->ca, TC * Lq, TC * Lp, TC * Lp, TC * Lq, TC * H * Lq * Lp, d);
+        la->Z1 = cmanp_arena_take(&b, TC * Lq * d);
         bind_ff(&b, &la->cf, TC * Lq, d, F);
-        la->Z2 = take(&b, TC * Lq * d);
-        bind_attn(&b, &la->sa, TC * Lq, 0, TC * Lq, TC * Lq, TC * H * Lq * Lq, d);
-        la->Z3 = take(&b, TC * Lq * d);
+        la->Z2 = cmanp_arena_take(&b, TC * Lq * d);
+        cmanp_arena_take_attn(&b, &la->sa, TC * Lq, 0, TC * Lq, TC * Lq, TC * H * Lq * Lq, d);
+        la->Z3 = cmanp_arena_take(&b, TC * Lq * d);
         bind_ff(&b, &la->ff, TC * Lq, d, F);
-        la->Z = take(&b, TC * Lq * d);
+        la->Z = cmanp_arena_take(&b, TC * Lq * d);
     }
     const size_t Din = (size_t)m->din, Dout = (size_t)m->dout;
-    a->u = take(&b, TC * Din);
-    a->h1 = take(&b, TC * F);
-    a->h2 = take(&b, TC * F);
-    a->raw = take(&b, TC * Dout);
+    a->u = cmanp_arena_take(&b, TC * Din);
+    a->h1 = cmanp_arena_take(&b, TC * F);
+    a->h2 = cmanp_arena_take(&b, TC * F);
+    a->raw = cmanp_arena_take(&b, TC * Dout);
     if (grad) {
         const size_t rows = max_sz(TC * Lq, TC * Lp);
-        a->draw = take(&b, TC * Dout);
-        a->dh1 = take(&b, TC * F);
-        a->dh2 = take(&b, TC * F);
-        a->du = take(&b, TC * Din);
-        a->GZ = take(&b, TC * Lq * d);
-        a->GB = take(&b, TC * Lp * d);
-        a->G0 = take(&b, rows * d);
-        a->G1 = take(&b, rows * d);
+        a->draw = cmanp_arena_take(&b, TC * Dout);
+        a->dh1 = cmanp_arena_take(&b, TC * F);
+        a->dh2 = cmanp_arena_take(&b, TC * F);
+        a->du = cmanp_arena_take(&b, TC * Din);
+        a->GZ = cmanp_arena_take(&b, TC * Lq * d);
+        a->GB = cmanp_arena_take(&b, TC * Lp * d);
+        a->G0 = cmanp_arena_take(&b, rows * d);
+        a->G1 = cmanp_arena_take(&b, rows * d);
         const int id = (int)d, iLp = (int)Lp, iLq = (int)Lq, iT = TC_;
         size_t s = cmanp_attn_seg_bwd_floats(iT * iLp, 0, iT * iLp, iLp * iLp, id);
         s = max_sz(s, cmanp_attn_seg_bwd_floats(iT * iLq, iT * iLp, iT * iLq, iLq * iLp, id));
         s = max_sz(s, cmanp_attn_seg_bwd_floats(iT * iLq, 0, iT * iLq, iLq * iLq, id));
         s = max_sz(s, cmanp_ff_bwd_floats((int)rows, id, (int)F));
-        a->scr = take(&b, s);
+        a->scr = cmanp_arena_take(&b, s);
     }
     return b.n;
 }
 
 static size_t bind_batch(const cmhp_model *m, size_t P, int maxN, cmanp_real *base, batch_bufs *g,
                          int grad) {
-    bump b = {base, 0};
+    cmanp_arena b = {base, 0};
     const cmhp_config *c = &m->cfg;
     const size_t d = (size_t)c->d_model, H = (size_t)c->nhead, Lp = (size_t)c->num_latents_per_layer;
     const size_t W = d + 2 + (size_t)c->num_marks * c->num_rates, L = (size_t)c->num_layers;
-    g->E = take(&b, P * d);
-    g->feat = take(&b, P * W);
+    g->E = cmanp_arena_take(&b, P * d);
+    g->feat = cmanp_arena_take(&b, P * W);
     g->taus = take_d(&b, P);
     g->lp = take_d(&b, P);
     for (size_t l = 0; l < L; l++) {
-        g->En[l] = take(&b, P * d);
-        g->En_mean[l] = take(&b, P);
-        g->En_rstd[l] = take(&b, P);
-        g->kv[l] = take(&b, P * 2 * d);
-        g->o[l] = take(&b, P * Lp * d);
+        g->En[l] = cmanp_arena_take(&b, P * d);
+        g->En_mean[l] = cmanp_arena_take(&b, P);
+        g->En_rstd[l] = cmanp_arena_take(&b, P);
+        g->kv[l] = cmanp_arena_take(&b, P * 2 * d);
+        g->o[l] = cmanp_arena_take(&b, P * Lp * d);
         g->logc[l] = take_d(&b, P * H * Lp);
     }
-    g->S = take(&b, Lp * (size_t)maxN);
+    g->S = cmanp_arena_take(&b, Lp * (size_t)maxN);
     g->acc = take_d(&b, 2 * d);
     if (grad) {
-        for (size_t l = 0; l < L; l++) g->dO[l] = take(&b, P * Lp * d);
-        g->dkv = take(&b, P * 2 * d);
-        g->dEn = take(&b, P * d);
-        g->dE = take(&b, P * d);
-        g->dS = take(&b, Lp * (size_t)maxN);
-        g->dqs = take(&b, L * Lp * d);
-        g->dlatn = take(&b, L * Lp * d);
-        g->lat_tmp = take(&b, Lp * d);
-        g->lat_mean = take(&b, Lp);
-        g->lat_rstd = take(&b, Lp);
+        for (size_t l = 0; l < L; l++) g->dO[l] = cmanp_arena_take(&b, P * Lp * d);
+        g->dkv = cmanp_arena_take(&b, P * 2 * d);
+        g->dEn = cmanp_arena_take(&b, P * d);
+        g->dE = cmanp_arena_take(&b, P * d);
+        g->dS = cmanp_arena_take(&b, Lp * (size_t)maxN);
+        g->dqs = cmanp_arena_take(&b, L * Lp * d);
+        g->dlatn = cmanp_arena_take(&b, L * Lp * d);
+        g->lat_tmp = cmanp_arena_take(&b, Lp * d);
+        g->lat_mean = cmanp_arena_take(&b, Lp);
+        g->lat_rstd = cmanp_arena_take(&b, Lp);
     }
     return b.n;
 }

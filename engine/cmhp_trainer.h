@@ -12,11 +12,11 @@
 #ifndef CMHP_TRAINER_H
 #define CMHP_TRAINER_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include "adam.h"
 #include "cmhp_train.h"
+#include "loop.h"
 #include "rng.h"
 
 /* Where a source writes one batch of sequences (sequence b follows b - 1). */
@@ -93,21 +93,10 @@ const cmhp_model *cmhp_trainer_model(cmhp_trainer *t);
 int cmhp_trainer_save_checkpoint(cmhp_trainer *t, const char *path, cmanp_err *e);
 int cmhp_trainer_save_model(cmhp_trainer *t, const char *path, const char *note, cmanp_err *e);
 
-typedef struct cmhp_progress {
-    int64_t step, steps;
-    double loss, loss_avg, lr, steps_per_s, eta_s;
-    int checkpointed, final;
-} cmhp_progress;
-typedef void (*cmhp_progress_fn)(void *ctx, const cmhp_progress *p);
-
-typedef struct cmhp_run_opts {
-    const char *checkpoint_path;   /* NULL: no checkpoints */
-    int64_t until;                 /* stop when this many steps are done (<= 0: all) */
-    int64_t report_every;
-    cmhp_progress_fn progress;
-    void *progress_ctx;
-    volatile sig_atomic_t *stop;   /* polled between steps */
-} cmhp_run_opts;
+/* The loop is CMANP's (loop.h); these names keep the CMHP spelling. */
+typedef cmanp_progress cmhp_progress;
+typedef cmanp_progress_fn cmhp_progress_fn;
+typedef cmanp_run_opts cmhp_run_opts;
 
 int cmhp_trainer_run(cmhp_trainer *t, const cmhp_run_opts *r, cmanp_err *e);
 

@@ -7,6 +7,20 @@
 #include <math.h>
 #include <string.h>
 
+static _Thread_local cmanp_work g_work;
+
+void cmanp_work_get(cmanp_work *w) { *w = g_work; }
+void cmanp_work_reset(void) { memset(&g_work, 0, sizeof g_work); }
+void cmanp_work_add_rows(int64_t n) { g_work.rows_folded += n; }
+
+void cmanp_mm(int trans_a, int trans_b, int m, int n, int k, cmanp_real alpha, const cmanp_real *A,
+              int lda, const cmanp_real *B, int ldb, cmanp_real beta, cmanp_real *C, int ldc) {
+    g_work.gemm_calls++;
+    g_work.gemm_flops += 2 * (int64_t)m * n * k;
+    cmanp_gemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+               m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void cmanp_linear_fwd(cmanp_real *out, const cmanp_real *in, const cmanp_real *w, const cmanp_real *b, int n, int i,
                       int o) {
     cmanp_real beta = R(0.0);
@@ -14,7 +28,7 @@ void cmanp_linear_fwd(cmanp_real *out, const cmanp_real *in, const cmanp_real *w
         for (int r = 0; r < n; r++) memcpy(out + (size_t)r * o, b, (size_t)o * sizeof(cmanp_real));
         beta = R(1.0);
     }
-    cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o, i, R(1.0), in, i, w, i, beta, out, o);
+    cmanp_mm(0, 1, n, o, i, R(1.0), in, i, w, i, beta, out, o);
 }
 
 void cmanp_ln_fwd(cmanp_real *out, cmanp_real *mean, cmanp_real *rstd, const cmanp_real *in, const cmanp_ln_w *w, int n,
@@ -93,11 +107,9 @@ void cmanp_mha_fwd(cmanp_real *o, cmanp_real *p, const cmanp_real *q, const cman
     cmanp_real scale = R(1.0) / r_sqrt((cmanp_real)dh);
     for (int h = 0; h < H; h++) {
         cmanp_real *ph = p + (size_t)h * n * m;
-        cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, dh, scale, q + h * dh, d,
-                    kv + h * dh, 2 * d, R(0.0), ph, m);
+        cmanp_mm(0, 1, n, m, dh, scale, q + h * dh, d, kv + h * dh, 2 * d, R(0.0), ph, m);
         softmax_rows(ph, n, m);
-        cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, m, R(1.0), ph, m,
-                    kv + d + h * dh, 2 * d, R(0.0), o + h * dh, d);
+        cmanp_mm(0, 0, n, dh, m, R(1.0), ph, m, kv + d + h * dh, 2 * d, R(0.0), o + h * dh, d);
     }
 }
 
@@ -124,8 +136,7 @@ void cmanp_attn_block_fwd(cmanp_real *out, cmanp_attn_acts *a, const cmanp_attn_
     memcpy(out, a->xn, (size_t)n * d * sizeof(cmanp_real));
     for (int r = 0; r < n; r++)
         for (int k = 0; k < d; k++) out[(size_t)r * d + k] += w->bo[k];
-    cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, d, R(1.0), a->o, d, w->wo, d, R(1.0), out,
-                d);
+    cmanp_mm(0, 1, n, d, d, R(1.0), a->o, d, w->wo, d, R(1.0), out, d);
 }
 
 void cmanp_ff_block_fwd(cmanp_real *out, cmanp_ff_acts *a, const cmanp_ff_w *w, const cmanp_real *X, int n,
@@ -144,8 +155,7 @@ void cmanp_ff_block_fwd(cmanp_real *out, cmanp_ff_acts *a, const cmanp_ff_w *w, 
     memcpy(out, a->xn, (size_t)n * d * sizeof(cmanp_real));
     for (int r = 0; r < n; r++)
         for (int k = 0; k < d; k++) out[(size_t)r * d + k] += w->b2[k];
-    cmanp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, R(1.0), a->z, F, w->w2, F, R(1.0), out,
-                d);
+    cmanp_mm(0, 1, n, d, F, R(1.0), a->z, F, w->w2, F, R(1.0), out, d);
 }
 
 size_t cmanp_attn_acts_floats(int n, int m, int d, int H) {

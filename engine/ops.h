@@ -10,10 +10,31 @@
 #define CMANP_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "params.h"
 
 #define CMANP_LN_EPS R(1e-5)
+
+/* Work counters of the calling thread, so that tests can prove that the
+ * work of an operation does not depend on the data behind it (the cost of
+ * adding a row and reading out a state must not grow with the rows a state
+ * already summarises).  Thread-local: nothing is shared between threads. */
+typedef struct cmanp_work {
+    int64_t gemm_calls;   /* matrix products through cmanp_mm */
+    int64_t gemm_flops;   /* 2 m n k per product (a multiply-add is 2 FLOPs) */
+    int64_t rows_folded;  /* input rows folded into or out of a CMAB state, per
+                             layer (cmab_state_fold) */
+} cmanp_work;
+void cmanp_work_get(cmanp_work *w);
+void cmanp_work_reset(void);
+void cmanp_work_add_rows(int64_t n);
+
+/* C (m, n) = alpha op(A) op(B) + beta C, row-major, op = transpose when
+ * trans_* != 0: cmanp_gemm (cblas_sgemm), counted in cmanp_work.  Every
+ * forward matrix product of the engine goes through it. */
+void cmanp_mm(int trans_a, int trans_b, int m, int n, int k, cmanp_real alpha, const cmanp_real *A,
+              int lda, const cmanp_real *B, int ldb, cmanp_real beta, cmanp_real *C, int ldc);
 
 /* out (n, o) = in (n, i) . w^T (o, i) + b (o); b may be NULL. */
 void cmanp_linear_fwd(cmanp_real *out, const cmanp_real *in, const cmanp_real *w, const cmanp_real *b, int n, int i,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "json_parse.h"
 
 /* ---------------------------------------------------------------- config */
 
@@ -24,13 +25,9 @@ static int *config_field(cmanp_config *c, int i) {
 int cmanp_config_parse(cmanp_config *c, const char *json, cmanp_err *e) {
     memset(c, 0, sizeof *c);
     if (!json) return cmanp_err_set(e, CMANP_EFORMAT, "config: missing (expected a JSON object)");
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok) return cmanp_err_nomem(e);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    size_t len = strlen(json);
-    struct json_object *o = json_tokener_parse_ex(tok, json, (int)(len > 1 << 20 ? 1 << 20 : len));
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
+    struct json_object *o;
+    enum json_tokener_error jerr;
+    if (cmanp_json_parse(json, 1 << 20, &o, &jerr)) return cmanp_err_nomem(e);
     int rc = CMANP_OK;
     if (!o || jerr != json_tokener_success) {
         rc = cmanp_err_set(e, CMANP_EFORMAT, "config: not valid JSON (%s)",
@@ -216,15 +213,8 @@ static void cmanp_walk(const cmanp_config *c, cmanp_param_cb add, void *ctx, cma
     w->pred2.b = add(ctx, "predictor.2.bias", 2 * c->dim_y, 0);
 }
 
-typedef struct {
-    cmanp_param_info *table; /* NULL: count only */
-    int n;
-    size_t off;
-    cmanp_real *buf;
-} walk_ctx;
-
-static cmanp_real *walk_add(void *vctx, const char *name, int rows, int cols) {
-    walk_ctx *w = vctx;
+cmanp_real *cmanp_walk_add(void *vctx, const char *name, int rows, int cols) {
+    cmanp_walk_ctx *w = vctx;
     size_t numel = (size_t)rows * (size_t)(cols ? cols : 1);
     if (w->table) {
         cmanp_param_info *p = &w->table[w->n];
@@ -246,15 +236,15 @@ int cmanp_layout_build(const cmanp_config *c, cmanp_layout *lay, cmanp_err *e) {
     int rc = cmanp_config_validate(c, e);
     if (rc) return rc;
     cmanp_weights w;
-    walk_ctx ctx = {0};
-    cmanp_walk(c, walk_add, &ctx, &w);
+    cmanp_walk_ctx ctx = {0};
+    cmanp_walk(c, cmanp_walk_add, &ctx, &w);
     if (ctx.off > (size_t)1 << 31)
         return cmanp_err_set(e, CMANP_ERANGE, "config: %zu parameters exceed the limit of 2^31",
                              ctx.off);
     lay->table = cmanp_calloc((size_t)ctx.n, sizeof *lay->table);
     if (!lay->table) return cmanp_err_nomem(e);
-    walk_ctx ctx2 = {lay->table, 0, 0, NULL};
-    cmanp_walk(c, walk_add, &ctx2, &w);
+    cmanp_walk_ctx ctx2 = {lay->table, 0, 0, NULL};
+    cmanp_walk(c, cmanp_walk_add, &ctx2, &w);
     lay->n = ctx2.n;
     lay->n_params = ctx2.off;
     return CMANP_OK;
@@ -266,9 +256,9 @@ void cmanp_layout_free(cmanp_layout *lay) {
 }
 
 void cmanp_weights_bind(const cmanp_config *c, cmanp_real *buf, cmanp_weights *w) {
-    walk_ctx ctx = {NULL, 0, 0, buf};
+    cmanp_walk_ctx ctx = {NULL, 0, 0, buf};
     memset(w, 0, sizeof *w);
-    cmanp_walk(c, walk_add, &ctx, w);
+    cmanp_walk(c, cmanp_walk_add, &ctx, w);
 }
 
 int cmanp_layout_find(const cmanp_layout *lay, const char *name) {

@@ -118,4 +118,22 @@ void cmanp_attn_walk(const char *prefix, int d, int cross, cmanp_param_cb add, v
                      cmanp_attn_w *w);
 void cmanp_ff_walk(const char *prefix, int d, int F, cmanp_param_cb add, void *ctx, cmanp_ff_w *w);
 
+/* The one cmanp_param_cb every model's walk is run with: it counts the
+ * parameters and their floats (n, off), fills a layout's table when table is
+ * set, and returns pointers into buf when buf is set (NULL otherwise). */
+typedef struct cmanp_walk_ctx {
+    cmanp_param_info *table; /* NULL: count only */
+    int n;
+    size_t off;
+    cmanp_real *buf;         /* NULL: no binding */
+} cmanp_walk_ctx;
+cmanp_real *cmanp_walk_add(void *ctx, const char *name, int rows, int cols);
+
+/* Reference initialisation of a layout's parameters (params_init.c), PyTorch
+ * defaults drawn from seed: Linear weights and biases U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)), LayerNorm gains 1 and biases 0, and N(0, 1) for names
+ * ending in "latents" or listed in normal (NULL-terminated, may be NULL). */
+void cmanp_params_init(const cmanp_layout *lay, cmanp_real *params, uint64_t seed,
+                       const char *const *normal);
+
 #endif

@@ -16,20 +16,19 @@
  * in range; payload size computed without overflow and equal to the header's;
  * total length equal to 64 + payload; rows in 0..2^53; checksum; with a model, the
  * fingerprint and dims; then values (logc finite, or all -inf when rows = 0;
- * acc finite).  Nothing is read past the length given.
+ * acc finite).  Nothing is read past the length given.  The 64-byte header
+ * codec and the checks shared with CMHP states are blobhdr.c.
  */
 #include <math.h>
 #include <string.h>
 
+#include "blobhdr.h"
 #include "cmanp.h"
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "cmanp's state format is little-endian; big-endian hosts are not supported"
-#endif
-
-#define HDR 64
+#define HDR CMANP_BLOBHDR_BYTES
 #define KIND_CMANP 1u
-static const char k_magic[8] = {'C', 'M', 'N', 'P', 'S', 'T', 'A', 'T'};
+
+static const cmanp_blob_kind k_blob = {"cmanp", "state", "rows", CMANP_STATE_MAX_ROWS, HDR};
 
 static size_t payload_bytes(const cmanp_state *s) {
     size_t nlog = (size_t)s->L * s->H * s->Lp;
@@ -38,19 +37,6 @@ static size_t payload_bytes(const cmanp_state *s) {
 
 size_t cmanp_state_encoded_size(const cmanp_state *s) { return HDR + payload_bytes(s); }
 
-static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static uint64_t checksum(const unsigned char *buf, size_t payload) {
     return cmanp_hash64(buf + HDR, payload, cmanp_hash64(buf, 56, 0x5354415445ULL));
 }
@@ -58,19 +44,13 @@ static uint64_t checksum(const unsigned char *buf, size_t payload) {
 void cmanp_state_encode(const cmanp_state *s, unsigned char *out) {
     size_t pb = payload_bytes(s);
     size_t nlog = (size_t)s->L * s->H * s->Lp;
-    memcpy(out, k_magic, 8);
-    put32(out + 8, CMANP_STATE_FORMAT_VERSION);
-    put32(out + 12, KIND_CMANP);
-    put64(out + 16, s->fingerprint);
-    put64(out + 24, (uint64_t)s->n_rows);
-    put32(out + 32, (uint32_t)s->L);
-    put32(out + 36, (uint32_t)s->H);
-    put32(out + 40, (uint32_t)s->Lp);
-    put32(out + 44, (uint32_t)s->dh);
-    put64(out + 48, pb);
+    const cmanp_blobhdr h = {CMANP_STATE_FORMAT_VERSION, KIND_CMANP, s->fingerprint, s->n_rows,
+                             (uint32_t)s->L, (uint32_t)s->H, (uint32_t)s->Lp, (uint32_t)s->dh,
+                             pb, 0};
+    cmanp_blobhdr_encode(&h, out);
     memcpy(out + HDR, s->logc, nlog * 8);
     memcpy(out + HDR + nlog * 8, s->acc, nlog * (size_t)s->dh * 8);
-    put64(out + 56, checksum(out, pb));
+    cmanp_le_put64(out + 56, checksum(out, pb));
 }
 
 int cmanp_state_peek(const void *vbuf, size_t len, cmanp_state_header *h, cmanp_err *e) {
@@ -79,41 +59,31 @@ int cmanp_state_peek(const void *vbuf, size_t len, cmanp_state_header *h, cmanp_
     if (!buf || len < HDR)
         return cmanp_err_set(e, CMANP_EFORMAT,
                              "state BLOB is %zu bytes, too short for the %d-byte header", len, HDR);
-    if (memcmp(buf, k_magic, 8) != 0)
-        return cmanp_err_set(e, CMANP_EFORMAT, "not a cmanp state (bad magic; expected \"CMNPSTAT\")");
-    h->version = get32(buf + 8);
+    int rc = cmanp_blobhdr_check_magic(&k_blob, buf, e);
+    if (rc) return rc;
+    cmanp_blobhdr b;
+    cmanp_blobhdr_decode(buf, &b);
+    h->version = b.version;
     if (h->version != CMANP_STATE_FORMAT_VERSION)
         return cmanp_err_set(e, CMANP_EFORMAT, "state format version %u is not supported (expected %d)",
                              h->version, CMANP_STATE_FORMAT_VERSION);
-    uint32_t kind = get32(buf + 12);
-    if (kind != KIND_CMANP)
+    if (b.kind != KIND_CMANP)
         return cmanp_err_set(e, CMANP_EFORMAT, "state kind %u is not a CMANP state (expected %u)",
-                             kind, KIND_CMANP);
-    h->fingerprint = get64(buf + 16);
-    h->n_rows = (int64_t)get64(buf + 24);
-    uint32_t L = get32(buf + 32), H = get32(buf + 36), Lp = get32(buf + 40), dh = get32(buf + 44);
-    if (L < 1 || L > CMANP_MAX_LAYERS || H < 1 || H > 256 || Lp < 1 || Lp > 65536 || dh < 1 ||
-        dh > 4096)
+                             b.kind, KIND_CMANP);
+    h->fingerprint = b.fingerprint;
+    h->n_rows = b.count;
+    if (b.L < 1 || b.L > CMANP_MAX_LAYERS || b.H < 1 || b.H > 256 || b.Lp < 1 || b.Lp > 65536 ||
+        b.dh < 1 || b.dh > 4096)
         return cmanp_err_set(e, CMANP_EFORMAT,
-                             "state dimensions L=%u H=%u Lp=%u dh=%u out of range", L, H, Lp, dh);
-    h->L = (int)L;
-    h->H = (int)H;
-    h->Lp = (int)Lp;
-    h->dh = (int)dh;
+                             "state dimensions L=%u H=%u Lp=%u dh=%u out of range", b.L, b.H, b.Lp,
+                             b.dh);
+    h->L = (int)b.L;
+    h->H = (int)b.H;
+    h->Lp = (int)b.Lp;
+    h->dh = (int)b.dh;
     /* L*H*Lp*dh < 2^6 * 2^8 * 2^16 * 2^12 = 2^42: no overflow in 64 bits. */
-    uint64_t nlog = (uint64_t)L * H * Lp, want = 8 * (nlog + nlog * dh);
-    uint64_t pb = get64(buf + 48);
-    if (pb != want)
-        return cmanp_err_set(e, CMANP_EFORMAT,
-                             "state header declares %llu payload bytes, its dimensions need %llu",
-                             (unsigned long long)pb, (unsigned long long)want);
-    if ((uint64_t)len - HDR != want)
-        return cmanp_err_set(e, CMANP_EFORMAT,
-                             "state BLOB is %zu bytes, expected %llu (truncated or padded)", len,
-                             (unsigned long long)(want + HDR));
-    if (h->n_rows < 0 || h->n_rows > CMANP_STATE_MAX_ROWS)
-        return cmanp_err_set(e, CMANP_EFORMAT, "state claims %lld rows (expected 0..2^53)",
-                             (long long)h->n_rows);
+    uint64_t nlog = (uint64_t)b.L * b.H * b.Lp;
+    if ((rc = cmanp_blobhdr_check_size(&k_blob, &b, len, 8 * (nlog + nlog * b.dh), e))) return rc;
     h->bytes = len;
     return CMANP_OK;
 }
@@ -126,19 +96,13 @@ int cmanp_state_decode(const cmanp_model *m, const void *vbuf, size_t len, cmanp
     int rc = cmanp_state_peek(buf, len, &h, e);
     if (rc) return rc;
     size_t pb = len - HDR;
-    if (get64(buf + 56) != checksum(buf, pb))
-        return cmanp_err_set(e, CMANP_EFORMAT, "state BLOB is corrupt (checksum mismatch)");
-    if (m) {
-        if (h.fingerprint != m->fingerprint)
-            return cmanp_err_set(e, CMANP_EMISMATCH,
-                                 "state was made by another model (fingerprint %016llx, expected "
-                                 "%016llx)",
-                                 (unsigned long long)h.fingerprint,
-                                 (unsigned long long)m->fingerprint);
-        if (h.L != m->cfg.num_layers || h.H != m->cfg.nhead || h.Lp != m->cfg.num_latents_per_layer ||
-            h.dh != m->dims.dh)
-            return cmanp_err_set(e, CMANP_EMISMATCH, "state dimensions do not match the model");
-    }
+    cmanp_blobhdr b;
+    cmanp_blobhdr_decode(buf, &b);
+    const int dims_match = m && h.L == m->cfg.num_layers && h.H == m->cfg.nhead &&
+                           h.Lp == m->cfg.num_latents_per_layer && h.dh == m->dims.dh;
+    if ((rc = cmanp_blobhdr_verify(&k_blob, &b, checksum(buf, pb), m ? &m->fingerprint : NULL,
+                                   dims_match, e)))
+        return rc;
     size_t nlog = (size_t)h.L * h.H * h.Lp, nacc = nlog * (size_t)h.dh;
     cmanp_state *s = cmanp_malloc(sizeof *s + (nlog + nacc) * sizeof(double));
     if (!s) return cmanp_err_nomem(e);

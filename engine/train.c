@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "arena.h"
 #include "ops_bwd.h"
 
 /* --------------------------------------------------------------- activations */
@@ -128,110 +129,83 @@ struct cmanp_train {
     cmanp_real *out_mean, *out_std;
 };
 
-/* Bump allocation inside an arena; with base == NULL it only counts.  Every
- * tensor starts on a 64-byte boundary (vector loads, no false sharing). */
-typedef struct bump {
-    cmanp_real *base;
-    size_t n;
-} bump;
-
-static cmanp_real *take(bump *b, size_t n) {
-    cmanp_real *p = b->base ? b->base + b->n : NULL;
-    const size_t align = 64 / sizeof(cmanp_real);
-    b->n += (n + align - 1) / align * align;
-    return p;
-}
-
-static void bind_attn(bump *b, cmanp_attn_acts *a, size_t nx, size_t ncn, size_t nkv, size_t nout,
-                      size_t np, size_t d) {
-    a->xn = take(b, nx * d);
-    a->x_mean = take(b, nx);
-    a->x_rstd = take(b, nx);
-    a->cn = ncn ? take(b, ncn * d) : NULL;
-    a->c_mean = ncn ? take(b, ncn) : NULL;
-    a->c_rstd = ncn ? take(b, ncn) : NULL;
-    a->q = take(b, nx * d);
-    a->kv = take(b, nkv * 2 * d);
-    a->p = take(b, np);
-    a->o = take(b, nout * d);
-}
-
-/* z is only the feed-forward's intermediate: the backward recomputes it from
- * u and Phi(gate), so every block shares one buffer. */
-static void bind_ff(bump *b, ff_tacts *t, size_t n, size_t d, size_t F, cmanp_real *z) {
-    t->f.xn = take(b, n * d);
-    t->f.mean = take(b, n);
-    t->f.rstd = take(b, n);
-    t->f.u = take(b, n * 2 * F);
+/* Activations live in arenas (arena.h).  z is only the feed-forward's
+ * intermediate: the backward recomputes it from u and Phi(gate), so every
+ * block shares one buffer. */
+static void bind_ff(cmanp_arena *b, ff_tacts *t, size_t n, size_t d, size_t F, cmanp_real *z) {
+    t->f.xn = cmanp_arena_take(b, n * d);
+    t->f.mean = cmanp_arena_take(b, n);
+    t->f.rstd = cmanp_arena_take(b, n);
+    t->f.u = cmanp_arena_take(b, n * 2 * F);
     t->f.z = z;
-    t->cdf = take(b, n * F);
+    t->cdf = cmanp_arena_take(b, n * F);
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Binds (or, with base NULL, sizes) the forward arena for micro-batch mb. */
 static size_t bind_fwd(const cmanp_config *c, const mbatch *mb, cmanp_real *base, fwd_acts *a) {
-    bump b = {base, 0};
+    cmanp_arena b = {base, 0};
     const size_t d = (size_t)c->d_model, F = (size_t)c->dim_feedforward, H = (size_t)c->nhead;
     const size_t Lp = (size_t)c->num_latents_per_layer, Lq = (size_t)c->num_latents;
     const size_t T = (size_t)mb->T, NC = mb->NC, NT = mb->NT;
     const int E = cmanp_config_emb_layers(c);
-    a->xy = take(&b, NC * (size_t)(c->dim_x + c->dim_y));
-    a->xt = take(&b, NT * (size_t)c->dim_x);
-    a->yt = take(&b, NT * (size_t)c->dim_y);
-    for (int k = 0; k < E - 1; k++) a->emb[k] = take(&b, NC * d);
-    a->E = take(&b, NC * d);
-    cmanp_real *z = take(&b, max_sz(max_sz(T * Lp, T * Lq), NT) * F);  /* shared FF z */
+    a->xy = cmanp_arena_take(&b, NC * (size_t)(c->dim_x + c->dim_y));
+    a->xt = cmanp_arena_take(&b, NT * (size_t)c->dim_x);
+    a->yt = cmanp_arena_take(&b, NT * (size_t)c->dim_y);
+    for (int k = 0; k < E - 1; k++) a->emb[k] = cmanp_arena_take(&b, NC * d);
+    a->E = cmanp_arena_take(&b, NC * d);
+    cmanp_real *z = cmanp_arena_take(&b, max_sz(max_sz(T * Lp, T * Lq), NT) * F);  /* shared FF z */
     for (int l = 0; l < c->num_layers; l++) {
         enc_acts *el = &a->enc[l];
-        bind_attn(&b, &el->lca, Lp, NC, NC, T * Lp, H * Lp * NC, d);
-        el->B0 = take(&b, T * Lp * d);
+        cmanp_arena_take_attn(&b, &el->lca, Lp, NC, NC, T * Lp, H * Lp * NC, d);
+        el->B0 = cmanp_arena_take(&b, T * Lp * d);
         bind_ff(&b, &el->lcf, T * Lp, d, F, z);
-        el->B1 = take(&b, T * Lp * d);
-        bind_attn(&b, &el->lsa, T * Lp, 0, T * Lp, T * Lp, T * H * Lp * Lp, d);
-        el->B2 = take(&b, T * Lp * d);
+        el->B1 = cmanp_arena_take(&b, T * Lp * d);
+        cmanp_arena_take_attn(&b, &el->lsa, T * Lp, 0, T * Lp, T * Lp, T * H * Lp * Lp, d);
+        el->B2 = cmanp_arena_take(&b, T * Lp * d);
         bind_ff(&b, &el->lff, T * Lp, d, F, z);
-        el->B3 = take(&b, T * Lp * d);
-        bind_attn(&b, &el->ca, T * Lq, T * Lp, T * Lp, T * Lq, T * H * Lq * Lp, d);
-        el->Z1 = take(&b, T * Lq * d);
+        el->B3 = cmanp_arena_take(&b, T * Lp * d);
+        cmanp_arena_take_attn(&b, &el->ca, T * Lq, T * Lp, T * Lp, T * Lq, T * H * Lq * Lp, d);
+        el->Z1 = cmanp_arena_take(&b, T * Lq * d);
         bind_ff(&b, &el->cf, T * Lq, d, F, z);
-        el->Z2 = take(&b, T * Lq * d);
-        bind_attn(&b, &el->sa, T * Lq, 0, T * Lq, T * Lq, T * H * Lq * Lq, d);
-        el->Z3 = take(&b, T * Lq * d);
+        el->Z2 = cmanp_arena_take(&b, T * Lq * d);
+        cmanp_arena_take_attn(&b, &el->sa, T * Lq, 0, T * Lq, T * Lq, T * H * Lq * Lq, d);
+        el->Z3 = cmanp_arena_take(&b, T * Lq * d);
         bind_ff(&b, &el->ff, T * Lq, d, F, z);
-        el->Z = take(&b, T * Lq * d);
+        el->Z = cmanp_arena_take(&b, T * Lq * d);
     }
-    for (int k = 0; k < E - 1; k++) a->qemb[k] = take(&b, NT * d);
-    a->T0 = take(&b, NT * d);
+    for (int k = 0; k < E - 1; k++) a->qemb[k] = cmanp_arena_take(&b, NT * d);
+    a->T0 = cmanp_arena_take(&b, NT * d);
     for (int l = 0; l < c->num_layers; l++) {
         dec_acts *dl = &a->dec[l];
-        bind_attn(&b, &dl->ca, NT, T * Lq, T * Lq, NT, H * Lq * NT, d);
-        dl->T1 = take(&b, NT * d);
+        cmanp_arena_take_attn(&b, &dl->ca, NT, T * Lq, T * Lq, NT, H * Lq * NT, d);
+        dl->T1 = cmanp_arena_take(&b, NT * d);
         bind_ff(&b, &dl->ff, NT, d, F, z);
-        dl->T2 = take(&b, NT * d);
+        dl->T2 = cmanp_arena_take(&b, NT * d);
     }
-    a->h = take(&b, NT * d);
-    a->h_mean = take(&b, NT);
-    a->h_rstd = take(&b, NT);
-    a->hid = take(&b, NT * F);
-    a->out = take(&b, NT * 2 * (size_t)c->dim_y);
+    a->h = cmanp_arena_take(&b, NT * d);
+    a->h_mean = cmanp_arena_take(&b, NT);
+    a->h_rstd = cmanp_arena_take(&b, NT);
+    a->hid = cmanp_arena_take(&b, NT * F);
+    a->out = cmanp_arena_take(&b, NT * 2 * (size_t)c->dim_y);
     return b.n;
 }
 
 static size_t bind_bwd(const cmanp_config *c, const mbatch *mb, cmanp_real *base, bwd_bufs *g) {
-    bump b = {base, 0};
+    cmanp_arena b = {base, 0};
     const size_t d = (size_t)c->d_model, F = (size_t)c->dim_feedforward;
     const size_t Lp = (size_t)c->num_latents_per_layer, Lq = (size_t)c->num_latents;
     const size_t T = (size_t)mb->T, NC = mb->NC, NT = mb->NT;
     const size_t rows = max_sz(max_sz(T * Lp, T * Lq), NT);
-    g->dE = take(&b, NC * d);
-    for (int l = 0; l < c->num_layers; l++) g->dZ[l] = take(&b, T * Lq * d);
-    g->G0 = take(&b, rows * d);
-    g->G1 = take(&b, rows * d);
-    g->G2 = take(&b, rows * d);
-    g->dout = take(&b, NT * 2 * (size_t)c->dim_y);
-    g->dhid = take(&b, NT * F);
-    g->dh = take(&b, NT * d);
+    g->dE = cmanp_arena_take(&b, NC * d);
+    for (int l = 0; l < c->num_layers; l++) g->dZ[l] = cmanp_arena_take(&b, T * Lq * d);
+    g->G0 = cmanp_arena_take(&b, rows * d);
+    g->G1 = cmanp_arena_take(&b, rows * d);
+    g->G2 = cmanp_arena_take(&b, rows * d);
+    g->dout = cmanp_arena_take(&b, NT * 2 * (size_t)c->dim_y);
+    g->dhid = cmanp_arena_take(&b, NT * F);
+    g->dh = cmanp_arena_take(&b, NT * d);
     const int id = (int)d;
     const int iLp = (int)Lp, iLq = (int)Lq, iT = mb->T;
     size_t s = cmanp_attn_seg_bwd_floats(iLp, (int)NC, iT * iLp, iLp * mb->max_nc, id);
@@ -241,7 +215,7 @@ static size_t bind_bwd(const cmanp_config *c, const mbatch *mb, cmanp_real *base
     s = max_sz(s, cmanp_attn_seg_bwd_floats((int)NT, iT * iLq, (int)NT, mb->max_nt * iLq, id));
     s = max_sz(s, cmanp_ff_bwd_floats((int)rows, id, (int)F));
     s = max_sz(s, 2 * max_sz(NC, NT) * d);
-    g->scratch = take(&b, s);
+    g->scratch = cmanp_arena_take(&b, s);
     return b.n;
 }
 

@@ -1,18 +1,17 @@
-/* trainer.c - training loop, GP task source, checkpoints (see trainer.h). */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+/* trainer.c - the CMANP trainer: options, GP task source, the step; its
+ * checkpoints and loop are the shared ckpt.c and loop.c (see trainer.h). */
 #include "trainer.h"
 
 #include <json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ckpt.h"
 #include "gp.h"
-
-#define CKPT_FORMAT "cmanp-checkpoint"
-#define CKPT_VERSION 1
+#include "json_parse.h"
 
 struct cmanp_trainer {
     cmanp_trainer_opts o;
@@ -121,12 +120,9 @@ static int opts_validate(const cmanp_trainer_opts *o, cmanp_err *e) {
 
 int cmanp_trainer_opts_parse(cmanp_trainer_opts *o, const char *json, cmanp_err *e) {
     memset(o, 0, sizeof *o);
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok) return cmanp_err_nomem(e);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    struct json_object *root = json_tokener_parse_ex(tok, json, (int)strlen(json));
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
+    struct json_object *root;
+    enum json_tokener_error jerr;
+    if (cmanp_json_parse(json, INT_MAX, &root, &jerr)) return cmanp_err_nomem(e);
     int rc = CMANP_OK;
     if (!root || jerr != json_tokener_success || !json_object_is_type(root, json_type_object)) {
         rc = cmanp_err_set(e, CMANP_EFORMAT, "training options: not a JSON object (%s)",
@@ -213,49 +209,8 @@ done:
 
 /* ------------------------------------------------------------ initialisation */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 void cmanp_init_weights(cmanp_model *m, uint64_t seed) {
-    cmanp_rng r;
-    cmanp_rng_seed(&r, seed);
-    /* The task stream uses the same seed: jump to an independent stream. */
-    cmanp_rng_jump(&r);
-    const cmanp_layout *lay = &m->layout;
-    for (int i = 0; i < lay->n; i++) {
-        const cmanp_param_info *p = &lay->table[i];
-        cmanp_real *x = m->params + p->offset;
-        double bound = 0.0;
-        int kind; /* 0 uniform(+-bound), 1 normal, 2 ones, 3 zeros */
-        if (ends_with(p->name, "latents")) {
-            kind = 1;
-        } else if (p->ndim == 2) {
-            kind = 0;
-            bound = 1.0 / sqrt((double)p->shape[1]);
-        } else if (ends_with(p->name, ".bias")) {
-            /* A Linear's bias when the matching weight is a matrix, else a LayerNorm's. */
-            char wname[sizeof p->name + 8];
-            snprintf(wname, sizeof wname, "%.*s.weight", (int)(strlen(p->name) - 5), p->name);
-            int j = cmanp_layout_find(lay, wname);
-            if (j >= 0 && lay->table[j].ndim == 2) {
-                kind = 0;
-                bound = 1.0 / sqrt((double)lay->table[j].shape[1]);
-            } else {
-                kind = 3;
-            }
-        } else {
-            kind = 2; /* LayerNorm gain */
-        }
-        for (size_t k = 0; k < p->numel; k++) {
-            double v = 0.0;
-            if (kind == 0) v = bound * (2.0 * cmanp_rng_uniform(&r) - 1.0);
-            else if (kind == 1) v = cmanp_rng_normal(&r);
-            else if (kind == 2) v = 1.0;
-            x[k] = (cmanp_real)v;
-        }
-    }
+    cmanp_params_init(&m->layout, m->params, seed, NULL);
     cmanp_model_refresh(m);
 }
 
@@ -456,62 +411,24 @@ int cmanp_trainer_step(cmanp_trainer *t, double *loss, cmanp_err *e) {
 
 /* ------------------------------------------------------------- checkpoints */
 
-#ifdef CMANP_REAL_DOUBLE
-#define REAL_DT CMANP_DT_F64
-#else
-#define REAL_DT CMANP_DT_F32
-#endif
+/* The format tag and messages of CMANP checkpoints (docs/errors.md lists
+ * them); F64 tensors are read in the float64 test build. */
+static const cmanp_ckpt_kind k_ckpt = {
+    "cmanp-checkpoint", "cmanp", "checkpoint", "'state' is not a JSON object",
+    "unsupported state version", 1,
+};
+
+static cmanp_ckpt_vars ckpt_vars(cmanp_trainer *t) {
+    return (cmanp_ckpt_vars){&t->m->layout, t->m->params, &t->adam, &t->rng, &t->last_loss,
+                             t->o.steps};
+}
 
 int cmanp_trainer_save_checkpoint(cmanp_trainer *t, const char *path, cmanp_err *e) {
-    const cmanp_layout *lay = &t->m->layout;
-    const int n = lay->n;
-    const size_t name_cap = sizeof lay->table[0].name + 16;
-    cmanp_st_out *outs = cmanp_calloc((size_t)n * 3, sizeof *outs);
-    int64_t *shapes = cmanp_calloc((size_t)n * 2, sizeof *shapes);
-    char *names = cmanp_malloc((size_t)n * 2 * name_cap);
-    if (!outs || !shapes || !names) {
-        cmanp_free(outs);
-        cmanp_free(shapes);
-        cmanp_free(names);
-        return cmanp_err_nomem(e);
-    }
-    for (int i = 0; i < n; i++) {
-        const cmanp_param_info *p = &lay->table[i];
-        shapes[2 * i] = p->shape[0];
-        shapes[2 * i + 1] = p->shape[1];
-        char *nm = names + (size_t)2 * i * name_cap, *nv = nm + name_cap;
-        snprintf(nm, name_cap, "adam.m.%s", p->name);
-        snprintf(nv, name_cap, "adam.v.%s", p->name);
-        outs[i] = (cmanp_st_out){p->name, REAL_DT, p->ndim, shapes + 2 * i, t->m->params + p->offset};
-        outs[n + i] = (cmanp_st_out){nm, REAL_DT, p->ndim, shapes + 2 * i, t->adam.m + p->offset};
-        outs[2 * n + i] = (cmanp_st_out){nv, REAL_DT, p->ndim, shapes + 2 * i, t->adam.v + p->offset};
-    }
-    char cfg[512], opts[2048], state[512];
-    uint64_t spare;
-    memcpy(&spare, &t->rng.spare, sizeof spare);
-    int rc = CMANP_OK;
-    if (cmanp_config_to_json(&t->m->cfg, cfg, sizeof cfg) < 0 ||
-        cmanp_trainer_opts_to_json(&t->o, opts, sizeof opts) < 0 ||
-        snprintf(state, sizeof state,
-                 "{\"version\": %d, \"step\": %lld, \"rng\": [\"%016llx\", \"%016llx\", "
-                 "\"%016llx\", \"%016llx\"], \"rng_spare\": \"%016llx\", \"rng_has_spare\": %d, "
-                 "\"last_loss\": %.17g}",
-                 CKPT_VERSION, (long long)t->adam.t, (unsigned long long)t->rng.s[0],
-                 (unsigned long long)t->rng.s[1], (unsigned long long)t->rng.s[2],
-                 (unsigned long long)t->rng.s[3], (unsigned long long)spare,
-                 t->rng.has_spare ? 1 : 0,
-                 isfinite(t->last_loss) ? t->last_loss : 0.0) >= (int)sizeof state) {
-        rc = cmanp_err_set(e, CMANP_ERANGE, "checkpoint metadata does not fit its buffer");
-    } else {
-        const char *meta[8] = {"format", CKPT_FORMAT, "config", cfg, "options", opts,
-                               "state", state};
-        rc = cmanp_st_write_file(path, outs, 3 * n, meta, 4, e);
-        if (rc) cmanp_err_prefix(e, "checkpoint %s", path);
-    }
-    cmanp_free(outs);
-    cmanp_free(shapes);
-    cmanp_free(names);
-    return rc;
+    char cfg[512], opts[2048];
+    const cmanp_ckpt_vars v = ckpt_vars(t);
+    const int fits = cmanp_config_to_json(&t->m->cfg, cfg, sizeof cfg) >= 0 &&
+                     cmanp_trainer_opts_to_json(&t->o, opts, sizeof opts) >= 0;
+    return cmanp_ckpt_write(&k_ckpt, &v, fits ? cfg : NULL, fits ? opts : NULL, path, e);
 }
 
 int cmanp_trainer_save_model(cmanp_trainer *t, const char *path, const char *note,
@@ -520,197 +437,44 @@ int cmanp_trainer_save_model(cmanp_trainer *t, const char *path, const char *not
     return cmanp_model_save_file(t->m, note, path, e);
 }
 
-/* Reads tensor name (shape of parameter p) into dst. */
-static int load_param(const cmanp_st *st, const char *name, const cmanp_param_info *p,
-                      cmanp_real *dst, cmanp_err *e) {
-    const cmanp_st_tensor *t = cmanp_st_find(st, name);
-    if (!t) return cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: tensor '%s' missing", name);
-    int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] &&
-             (p->ndim == 1 || t->shape[1] == p->shape[1]) &&
-             (t->dtype == CMANP_DT_F32 || t->dtype == CMANP_DT_F64);
-    if (!ok)
-        return cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: tensor '%s' has the wrong dtype or shape",
-                             name);
-#ifdef CMANP_REAL_DOUBLE
-    cmanp_st_to_f64(t, dst);
-#else
-    if (t->dtype != CMANP_DT_F32)
-        return cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: tensor '%s' is %s, expected F32", name,
-                             cmanp_dtype_name(t->dtype));
-    cmanp_st_to_f32(t, dst);
-#endif
-    for (size_t k = 0; k < p->numel; k++)
-        if (!isfinite(dst[k]))
-            return cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: '%s' element %zu is not finite",
-                                 name, k);
-    return CMANP_OK;
-}
+typedef struct resume_ctx {
+    const cmanp_task_source *src;
+    cmanp_trainer *t;
+} resume_ctx;
 
-static int parse_u64_hex(struct json_object *v, uint64_t *out) {
-    if (!v || !json_object_is_type(v, json_type_string)) return -1;
-    const char *s = json_object_get_string(v);
-    char *end;
-    if (strlen(s) != 16) return -1;
-    *out = strtoull(s, &end, 16);
-    return *end ? -1 : 0;
-}
-
-static int parse_state(cmanp_trainer *t, const char *json, cmanp_err *e) {
-    struct json_object *root = json_tokener_parse(json), *v, *arr;
-    int rc = CMANP_OK;
-    if (!root || !json_object_is_type(root, json_type_object)) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: 'state' is not a JSON object");
-        goto done;
-    }
-    if (!json_object_object_get_ex(root, "version", &v) || json_object_get_int(v) != CKPT_VERSION) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: unsupported state version");
-        goto done;
-    }
-    if (!json_object_object_get_ex(root, "step", &v) || !json_object_is_type(v, json_type_int) ||
-        json_object_get_int64(v) < 0 || json_object_get_int64(v) > t->o.steps) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: 'step' missing or out of range");
-        goto done;
-    }
-    t->adam.t = json_object_get_int64(v);
-    if (!json_object_object_get_ex(root, "rng", &arr) || !json_object_is_type(arr, json_type_array) ||
-        json_object_array_length(arr) != 4) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: 'rng' must be 4 hex strings");
-        goto done;
-    }
-    for (int i = 0; i < 4; i++)
-        if (parse_u64_hex(json_object_array_get_idx(arr, (size_t)i), &t->rng.s[i])) {
-            rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: 'rng' must be 4 hex strings");
-            goto done;
-        }
-    uint64_t spare;
-    if (!json_object_object_get_ex(root, "rng_spare", &v) || parse_u64_hex(v, &spare) ||
-        !json_object_object_get_ex(root, "rng_has_spare", &arr) ||
-        !json_object_is_type(arr, json_type_int)) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: 'rng_spare' / 'rng_has_spare' missing");
-        goto done;
-    }
-    memcpy(&t->rng.spare, &spare, sizeof spare);
-    t->rng.has_spare = json_object_get_int(arr) ? 1 : 0;
-    if (json_object_object_get_ex(root, "last_loss", &v)) t->last_loss = json_object_get_double(v);
-done:
-    if (root) json_object_put(root);
+static int resume_build(void *ctx, const char *options, cmanp_ckpt_vars *v, cmanp_err *e) {
+    resume_ctx *r = ctx;
+    cmanp_trainer_opts o;
+    int rc = cmanp_trainer_opts_parse(&o, options, e);
+    if (!rc) rc = setup(&r->t, &o, r->src, e);
+    if (!rc) *v = ckpt_vars(r->t);
     return rc;
 }
 
 int cmanp_trainer_resume(const char *path, const cmanp_task_source *src, cmanp_trainer **out,
                          cmanp_err *e) {
+    resume_ctx r = {src, NULL};
     *out = NULL;
-    cmanp_st st;
-    int rc = cmanp_st_read_file(&st, path, e);
-    if (rc) return rc;
-    cmanp_trainer *t = NULL;
-    const char *fmt = cmanp_st_meta(&st, "format"), *oj = cmanp_st_meta(&st, "options"),
-               *sj = cmanp_st_meta(&st, "state");
-    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !oj || !sj) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT,
-                           "not a cmanp training checkpoint (__metadata__ needs format=%s, options, "
-                           "state)",
-                           CKPT_FORMAT);
-        goto done;
-    }
-    cmanp_trainer_opts o;
-    if ((rc = cmanp_trainer_opts_parse(&o, oj, e))) goto done;
-    if ((rc = setup(&t, &o, src, e))) goto done;
-    const cmanp_layout *lay = &t->m->layout;
-    if (st.n_tensors != 3 * lay->n) {
-        rc = cmanp_err_set(e, CMANP_EFORMAT, "checkpoint: %d tensors, expected %d", st.n_tensors,
-                           3 * lay->n);
-        goto done;
-    }
-    for (int i = 0; i < lay->n && !rc; i++) {
-        const cmanp_param_info *p = &lay->table[i];
-        char name[sizeof p->name + 16];
-        rc = load_param(&st, p->name, p, t->m->params + p->offset, e);
-        snprintf(name, sizeof name, "adam.m.%s", p->name);
-        if (!rc) rc = load_param(&st, name, p, t->adam.m + p->offset, e);
-        snprintf(name, sizeof name, "adam.v.%s", p->name);
-        if (!rc) rc = load_param(&st, name, p, t->adam.v + p->offset, e);
-    }
-    if (!rc) rc = parse_state(t, sj, e);
-    if (!rc) cmanp_model_refresh(t->m);
-done:
-    cmanp_st_free(&st);
+    int rc = cmanp_ckpt_read(&k_ckpt, path, resume_build, &r, e);
     if (rc) {
-        cmanp_trainer_free(t);
-        return cmanp_err_prefix(e, "%s", path);
+        cmanp_trainer_free(r.t);
+        return rc;
     }
-    *out = t;
+    cmanp_model_refresh(r.t->m);
+    *out = r.t;
     return CMANP_OK;
 }
 
 /* ------------------------------------------------------------------- loop */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+static int loop_step(void *t, double *loss, cmanp_err *e) { return cmanp_trainer_step(t, loss, e); }
+
+static int loop_save(void *t, const char *path, cmanp_err *e) {
+    return cmanp_trainer_save_checkpoint(t, path, e);
 }
 
 int cmanp_trainer_run(cmanp_trainer *t, const cmanp_run_opts *r, cmanp_err *e) {
-    const int64_t total = t->o.steps;
-    const int64_t until = r->until > 0 && r->until < total ? r->until : total;
-    const int64_t report = r->report_every > 0 ? r->report_every : 1;
-    const int64_t ck_every = t->o.checkpoint_every;
-    const int64_t start = t->adam.t;
-    const double t0 = now_s();
-    double lsum = 0.0;
-    int64_t lcount = 0;
-    int rc = CMANP_OK;
-    cmanp_progress pr;
-    memset(&pr, 0, sizeof pr);
-    while (t->adam.t < until) {
-        if (r->stop && *r->stop) break;
-        double loss;
-        if ((rc = cmanp_trainer_step(t, &loss, e))) break;
-        lsum += loss;
-        lcount++;
-        int ck = 0;
-        if (r->checkpoint_path && ck_every > 0 && t->adam.t % ck_every == 0 && t->adam.t < until) {
-            if ((rc = cmanp_trainer_save_checkpoint(t, r->checkpoint_path, e))) break;
-            ck = 1;
-        }
-        if (r->progress && (t->adam.t % report == 0 || ck)) {
-            double dt = now_s() - t0;
-            pr.step = t->adam.t;
-            pr.steps = total;
-            pr.loss = loss;
-            pr.loss_avg = lsum / (double)lcount;
-            pr.lr = cmanp_adam_lr(&t->adam.o, t->adam.t - 1);
-            pr.steps_per_s = dt > 0 ? (double)(t->adam.t - start) / dt : 0.0;
-            pr.eta_s = pr.steps_per_s > 0 ? (double)(total - t->adam.t) / pr.steps_per_s : 0.0;
-            pr.checkpointed = ck;
-            pr.final = 0;
-            r->progress(r->progress_ctx, &pr);
-            lsum = 0.0;
-            lcount = 0;
-        }
-    }
-    /* Keep what was done: a checkpoint when the run ends, stops or fails
-     * after progress (a failed step leaves weights and step untouched). */
-    int saved = 0;
-    if (r->checkpoint_path && t->adam.t > start) {
-        cmanp_err e2 = {0};
-        int rc2 = cmanp_trainer_save_checkpoint(t, r->checkpoint_path, rc ? &e2 : e);
-        if (!rc) rc = rc2;
-        saved = rc2 == CMANP_OK;
-    }
-    if (r->progress) {
-        double dt = now_s() - t0;
-        pr.step = t->adam.t;
-        pr.steps = total;
-        pr.loss = t->last_loss;
-        pr.loss_avg = lcount ? lsum / (double)lcount : t->last_loss;
-        pr.lr = t->adam.t > 0 ? cmanp_adam_lr(&t->adam.o, t->adam.t - 1) : t->o.lr;
-        pr.steps_per_s = dt > 0 ? (double)(t->adam.t - start) / dt : 0.0;
-        pr.eta_s = pr.steps_per_s > 0 ? (double)(total - t->adam.t) / pr.steps_per_s : 0.0;
-        pr.checkpointed = saved;
-        pr.final = 1;
-        r->progress(r->progress_ctx, &pr);
-    }
-    return rc;
+    const cmanp_loop l = {t, loop_step, loop_save, &t->adam, &t->last_loss, t->o.steps,
+                          t->o.checkpoint_every};
+    return cmanp_loop_run(&l, r, e);
 }

@@ -13,11 +13,11 @@
 #ifndef CMANP_TRAINER_H
 #define CMANP_TRAINER_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include "adam.h"
 #include "cmanp.h"
+#include "loop.h"
 #include "rng.h"
 #include "train.h"
 
@@ -119,30 +119,8 @@ int cmanp_trainer_save_model(cmanp_trainer *t, const char *path, const char *not
 
 /* ------------------------------------------------------------------- loop */
 
-typedef struct cmanp_progress {
-    int64_t step;          /* steps done */
-    int64_t steps;         /* total */
-    double loss;           /* last step's loss */
-    double loss_avg;       /* mean loss over the steps since the previous report */
-    double lr;             /* learning rate of the last step */
-    double steps_per_s;    /* since cmanp_trainer_run started */
-    double eta_s;          /* remaining steps at that rate */
-    int checkpointed;      /* a checkpoint was written at this step */
-    int final;             /* last report of this run() call */
-} cmanp_progress;
-
-typedef void (*cmanp_progress_fn)(void *ctx, const cmanp_progress *p);
-
-typedef struct cmanp_run_opts {
-    const char *checkpoint_path;   /* NULL: no checkpoints */
-    int64_t until;                 /* stop when this many steps are done (<= 0: all) */
-    int64_t report_every;          /* progress period in steps (<= 0: 1) */
-    cmanp_progress_fn progress;    /* may be NULL */
-    void *progress_ctx;
-    volatile sig_atomic_t *stop;   /* polled between steps; when non-zero, checkpoint and return */
-} cmanp_run_opts;
-
-/* Steps until r->until (or the end, or *r->stop), writing a checkpoint every
+/* The shared loop (loop.h: cmanp_loop_run) on this trainer: steps until
+ * r->until (or the end, or *r->stop), writing a checkpoint every
  * checkpoint_every steps and when it returns (also on stop and on errors
  * after at least one step, so no progress is lost). */
 int cmanp_trainer_run(cmanp_trainer *t, const cmanp_run_opts *r, cmanp_err *e);

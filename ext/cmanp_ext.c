@@ -15,7 +15,8 @@
  * L3. cmanp_version() returns the version string ("0.1.0").
  * L4. cmanp_debug() returns JSON describing the build (version, build type,
  *     compute type, state format version, SQLite and OpenBLAS configuration
- *     and thread count), the engine's live bytes, the sizes of this
+ *     and thread count), the engine's live bytes, the calling thread's
+ *     engine work (cmanp_work: gemm_calls, gemm_flops, rows_folded), the sizes of this
  *     connection's caches, and this connection's counters (cx_counters:
  *     models_parsed, model_cache_hits, registry_reads, registry_checks,
  *     states_decoded, readouts_computed, state_cache_hits, rows_added,
@@ -182,6 +183,10 @@ static void fn_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     cx_json_str(s, openblas_get_config());
     sqlite3_str_appendf(s, ",\"threads\":%d}", openblas_get_num_threads());
     sqlite3_str_appendf(s, ",\"engine_live_bytes\":%lld", (long long)as.live_bytes);
+    cmanp_work w; /* the calling thread's engine work (ops.h) */
+    cmanp_work_get(&w);
+    sqlite3_str_appendf(s, ",\"work\":{\"gemm_calls\":%lld,\"gemm_flops\":%lld,\"rows_folded\":%lld}",
+                        (long long)w.gemm_calls, (long long)w.gemm_flops, (long long)w.rows_folded);
     sqlite3_str_appendf(s, ",\"cache\":{\"models\":%d,\"states\":%d,\"state_capacity\":%d}",
                         cx_models_count(c), cx_states_count(c), CX_STATE_CACHE);
     const cx_counters *n = &c->n;

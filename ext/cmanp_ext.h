@@ -5,11 +5,13 @@
  *                   cmanp_debug(), the per-connection context
  *   util.c          argument reading, error messages, JSON, inverse normal CDF
  *   registry.c      the cmanp_models table and the per-connection model cache
+ *                   (every model family: CMANP here, CMHP from cmhp_sql.c)
  *   state_cache.c   the per-connection LRU of decoded + read-out states
  *   condition.c     cmanp_condition / cmanp_update / cmanp_merge aggregates
  *                   (also window functions), cmanp_state_info
  *   predict.c       cmanp_mean / cmanp_std / cmanp_quantile / cmanp_logprob
  *   predict_vtab.c  the cmanp_predict table-valued function
+ *   tvf.c           planning and errors shared by the table-valued functions
  *   gp_tasks.c      the cmanp_gp_tasks table-valued function
  *   evaluate.c      cmanp_evaluate (the benchmark metric over an evalset table)
  *   train_sql.c     cmanp_train (training with checkpoints in the database)
@@ -53,28 +55,65 @@ typedef struct cx_counters {
     sqlite3_int64 rows_removed;      /* rows taken out by window frames (xInverse) */
     sqlite3_int64 frame_rebuilds;    /* window states rebuilt from their rows (W2) */
     sqlite3_int64 targets_predicted; /* targets decoded */
+    /* CMHP models (cmhp_debug(); the registry cache is shared). */
+    sqlite3_int64 cmhp_models_parsed, cmhp_model_cache_hits;
 } cx_counters;
 
 /* ------------------------------------------------------------- models */
 
-/* A parsed model, reference counted: held by the connection's cache, by
- * aggregate contexts, by aux data and by state-cache entries. */
-typedef struct cx_model {
+/* The registry table's schema (registry.c, train_sql.c write rows). */
+#define CX_REGISTRY_SCHEMA                                                                  \
+    "CREATE TABLE IF NOT EXISTS main.cmanp_models(name TEXT PRIMARY KEY, weights BLOB NOT " \
+    "NULL, config TEXT, fingerprint TEXT, n_params INTEGER, created TEXT)"
+
+typedef struct cx_model cx_model;
+
+/* A family of models sharing the registry table and its per-connection
+ * cache.  CMANP's (cx_family_cmanp) is built into registry.c; another
+ * family registers itself on the connection with cx_family_add (CMHP:
+ * ext/cmhp_sql.c).  A row belongs to the first added family whose claims()
+ * accepts its __metadata__ config, else to CMANP.  The message hooks keep
+ * each family's own wording (docs/errors.md). */
+typedef struct cx_family {
+    const char *name;                    /* "CMANP", "CMHP" */
+    const char *functions;               /* its SQL functions: "cmanp_*", "cmhp_*" */
+    int (*claims)(const char *config);   /* the config JSON is one of this family's */
+    /* Parse the weights into m (m->m or m->other, and m->fingerprint). */
+    int (*load)(cx_model *m, const cmanp_st *st, cmanp_err *e);
+    void (*unload)(cx_model *m);
+    /* Canonical config JSON and parameter count, for the registry row. */
+    void (*describe)(const cx_model *m, char *cfg, size_t cap, sqlite3_int64 *n_params);
+    /* Count a parse (parsed = 1) or a cache hit (0) in the connection's counters. */
+    void (*tally)(struct cx_counters *n, int parsed);
+    /* Messages (sqlite3_malloc'd): registry row `name` or file `path` whose
+     * weights failed to load (why: the engine's message); a row of family
+     * `actual` asked for as this family. */
+    char *(*row_invalid)(const char *name, const char *why);
+    char *(*file_invalid)(const char *path, const char *why);
+    char *(*wrong_family)(const char *name, const struct cx_family *actual);
+} cx_family;
+
+/* A parsed registry row, reference counted: held by the connection's cache,
+ * by aggregate contexts, by aux data and by state-cache entries. */
+struct cx_model {
     int ref;
     int cached;                  /* still in the connection's list */
     char *name;                  /* registry name it was read under */
-    cmanp_model *m;
+    const cx_family *family;
+    cmanp_model *m;              /* the CMANP model (NULL in another family's entry) */
+    void *other;                 /* another family's model (its unload frees it) */
+    uint64_t fingerprint;        /* of the model, whatever its family */
     uint64_t blob_hash;          /* cmanp_hash64 of the weights BLOB */
     sqlite3_int64 blob_len;
-    char fp_hex[17];             /* m->fingerprint as 16 lower-case hex digits */
+    char fp_hex[17];             /* fingerprint as 16 lower-case hex digits */
     /* Validation tokens (total_changes64, data_version) at the last check. */
     sqlite3_int64 name_changes, fp_changes;
     unsigned name_dv, fp_dv;
     int name_ok, fp_ok;
-    cmanp_cond *spare_cond;      /* one reusable conditioner */
+    cmanp_cond *spare_cond;      /* CMANP: one reusable conditioner */
     sqlite3_uint64 last_use;
     struct cx_model *next;
-} cx_model;
+};
 
 /* A state BLOB that has been decoded and read out (latents computed). */
 typedef struct cx_state {
@@ -94,7 +133,9 @@ typedef struct cx_conn {
     sqlite3 *db;
     int ref;                     /* one per registered function / module */
     cx_counters n;
-    cx_model *models;            /* list, most recently used first */
+    cx_model *models;            /* list, most recently used first, every family */
+    const cx_family *families[4];/* added families (CMANP is implicit) */
+    int n_families;
     cx_state *states[CX_STATE_CACHE];
     sqlite3_uint64 tick;
 } cx_conn;
@@ -129,6 +170,17 @@ void cx_error(sqlite3_context *ctx, const char *fmt, ...)
     ;
 /* Report an error message that was built already (takes ownership; NULL = OOM). */
 void cx_error_take(sqlite3_context *ctx, char *msg);
+/* Report a lookup's failure (an SQLite code and its message, e.g. from
+ * cx_registry_get or cx_state_decode_arg) as argument i's error: out of
+ * memory for SQLITE_NOMEM, else "fn: argument i (name): err".  Frees err. */
+static inline void cx_arg_fail(sqlite3_context *ctx, const char *fn, int i, const char *argname,
+                               int rc, char *err) {
+    if (rc == SQLITE_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+    else
+        cx_arg_error(ctx, fn, i, argname, "%s", err ? err : "?");
+    sqlite3_free(err);
+}
 
 /* Name of argument k (0-based, after the leading non-data arguments) of a row
  * (x1..x_dx, y1..y_dy): writes "x3" or "y1" into buf. */
@@ -161,12 +213,28 @@ void cx_tokens(cx_conn *c, sqlite3_int64 *changes, unsigned *dv);
 
 /* --------------------------------------------------------- registry.c */
 
-/* Model by registry name; returns a new reference in *out, or an error code
- * with a message (sqlite3_malloc'd) in *err. */
+extern const cx_family cx_family_cmanp;
+/* Another family for this connection's registry (at registration). */
+int cx_family_add(cx_conn *c, const cx_family *f);
+/* Model of family f by registry name; returns a new reference in *out, or
+ * an error code with a message (sqlite3_malloc'd) in *err. */
+int cx_registry_get(cx_conn *c, const cx_family *f, const char *name, cx_model **out, char **err);
+/* Model of family f by fingerprint (of a state): the registry row whose
+ * fingerprint column matches, verified against the parsed weights. */
+int cx_registry_get_fp(cx_conn *c, const cx_family *f, uint64_t fp, cx_model **out, char **err);
+/* Model of family f named by argument `argi` (1-based) of function fn; uses
+ * aux data on that argument so that a constant name is looked up and
+ * validated once per statement.  A new reference, or NULL after reporting
+ * the error on ctx. */
+cx_model *cx_registry_arg(sqlite3_context *ctx, cx_conn *c, const cx_family *f, const char *fn,
+                          int argi, sqlite3_value *v);
+/* Cached entries of family f. */
+int cx_registry_count(const cx_conn *c, const cx_family *f);
+/* The CMANP forms of the above. */
 int cx_model_by_name(cx_conn *c, const char *name, cx_model **out, char **err);
-/* Model by fingerprint (of a state): the registry row whose fingerprint
- * column matches, verified against the parsed weights. */
 int cx_model_by_fingerprint(cx_conn *c, uint64_t fp, cx_model **out, char **err);
+cx_model *cx_model_arg(sqlite3_context *ctx, cx_conn *c, const char *fn, int argi,
+                       sqlite3_value *v);
 /* Cheap check that m's fingerprint is still registered (once per change of
  * the validation tokens). */
 int cx_model_still_registered(cx_conn *c, cx_model *m, char **err);
@@ -175,13 +243,8 @@ char *cx_registry_name_of(cx_conn *c, uint64_t fp);
 void cx_model_ref(cx_model *m);
 void cx_model_unref(cx_model *m);
 void cx_models_clear(cx_conn *c);
+/* Cached CMANP models (cmanp_debug()). */
 int cx_models_count(const cx_conn *c);
-/* Model by name for a function whose argument `argi` (1-based) is the model
- * name; uses aux data on that argument so that a constant name is looked up
- * and validated once per statement.  Returns a new reference or NULL after
- * reporting the error on ctx. */
-cx_model *cx_model_arg(sqlite3_context *ctx, cx_conn *c, const char *fn, int argi,
-                       sqlite3_value *v);
 /* Borrow / return a conditioner of m (one spare is kept per model).  Return
  * only a flushed conditioner (no queued rows); free any other. */
 int cx_cond_borrow(cx_model *m, cmanp_cond **out, cmanp_err *e);
@@ -244,6 +307,16 @@ int cx_read_values(sqlite3_context *ctx, const char *fn, int first_argi, int k0,
 char *cx_arg_list(const char *lead, int dx, int dy);
 
 /* ----------------------------------------------------- virtual tables */
+
+/* tvf.c: the planning of a table-valued function whose n arguments are the
+ * HIDDEN columns first..first+n-1 (n <= 31): EQ constraints on them become
+ * xFilter's argv in column order, idxNum (= *mask) has bit j set for each
+ * given argument j.  SQLITE_CONSTRAINT when a given argument is not usable
+ * yet; the caller sets the costs. */
+int cx_tvf_plan(sqlite3_index_info *info, int first, int n, int *mask);
+/* msg (sqlite3_malloc'd, NULL = out of memory) as the vtab's error; returns
+ * the code for xFilter / xNext. */
+int cx_tvf_error(sqlite3_vtab_cursor *cur, char *msg);
 
 extern sqlite3_module cx_predict_module;
 extern sqlite3_module cx_gp_tasks_module;

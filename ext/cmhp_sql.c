@@ -4,11 +4,11 @@
  * Specification (tests: tests/sql/cmhp_basics.sql, cmhp_window.sql,
  * cmhp_errors.sql, tests/sql/cmhp_eval.c):
  *
- * Q1. cmanp_model_load(name, path) loads CMHP models too: it dispatches on
- *     the file's __metadata__ config ("model": "cmhp"); a CMHP model is
- *     validated with the CMHP loader and stored in the same registry table
- *     main.cmanp_models (same columns); every other file goes to the CMANP
- *     loader unchanged.
+ * Q1. cmanp_model_load(name, path) loads CMHP models too: CMHP models are a
+ *     family of the registry (hp_family; ext/registry.c R8), so a file whose
+ *     __metadata__ config says "model": "cmhp" is validated with the CMHP
+ *     loader and stored in the same table main.cmanp_models (same columns);
+ *     every other file goes to the CMANP loader unchanged.
  * Q2. cmhp_condition(model, t, mark): aggregate -> state BLOB of the group's
  *     events (constant size); rows with a NULL t or mark are skipped; no
  *     usable row -> NULL.  Also a window function with any frame (leaving
@@ -30,14 +30,12 @@
  * Q8. Errors name the function, the argument and what was expected vs found;
  *     states of another model, CMANP states / models given to cmhp functions
  *     and damaged BLOBs are errors.
- * Q9. Models are parsed once per connection (cache of 8, validated by the
- *     registry's change tokens); cmhp_debug() counts parses and cache hits.
+ * Q9. Models are parsed once per connection (the registry's cache: up to 8
+ *     CMHP models, validated by its change tokens); cmhp_debug() counts
+ *     parses and cache hits.
  */
-#define _POSIX_C_SOURCE 200809L /* fileno */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmhp_sql.h"
 
@@ -46,249 +44,117 @@
 
 /* ------------------------------------------------------------- connection */
 
-void hp_model_ref(hp_model *m) { m->ref++; }
+void hp_model_ref(hp_model *m) { cx_model_ref(m->entry); }
 
 void hp_model_unref(hp_model *m) {
-    if (!m || --m->ref > 0) return;
-    cmhp_cond_free(m->cond);
-    cmhp_readout_free(m->ro);
-    cmhp_model_free(m->m);
-    sqlite3_free(m->name);
-    sqlite3_free(m);
+    if (m) cx_model_unref(m->entry);
 }
 
 void hp_conn_unref(void *p) {
     hp_conn *h = p;
     if (!h || --h->ref > 0) return;
-    while (h->models) {
-        hp_model *m = h->models;
-        h->models = m->next;
-        hp_model_unref(m);
-    }
     cx_conn_unref(h->cx);
     sqlite3_free(h);
 }
 
-static int cache_count(const hp_conn *h) {
-    int n = 0;
-    for (const hp_model *m = h->models; m; m = m->next) n++;
-    return n;
+/* ------------------------------------------- the registry family (Q1, Q9) */
+
+static int hp_claims(const char *config) { return cmhp_config_is_cmhp(config); }
+
+static void hp_unload(cx_model *x) {
+    hp_model *m = x->other;
+    if (!m) return;
+    cmhp_cond_free(m->cond);
+    cmhp_readout_free(m->ro);
+    cmhp_model_free(m->m);
+    sqlite3_free(m);
+    x->other = NULL;
 }
 
-static void cache_remove(hp_conn *h, hp_model *m) {
-    for (hp_model **pp = &h->models; *pp; pp = &(*pp)->next)
-        if (*pp == m) {
-            *pp = m->next;
-            m->next = NULL;
-            hp_model_unref(m);
-            return;
-        }
-}
-
-static void cache_insert(hp_conn *h, hp_model *m) {
-    for (hp_model *p = h->models; p; p = p->next)
-        if (!strcmp(p->name, m->name)) {
-            cache_remove(h, p);
-            break;
-        }
-    m->next = h->models;
-    h->models = m; /* the list holds the creator's reference */
-    m->last_use = ++h->tick;
-    if (cache_count(h) > HP_MODEL_CACHE) {
-        hp_model *lru = NULL;
-        for (hp_model *p = h->models; p; p = p->next)
-            if (!lru || p->last_use < lru->last_use) lru = p;
-        cache_remove(h, lru);
-    }
-}
-
-/* --------------------------------------------------------------- registry */
-
-static char *registry_msg(sqlite3 *db) {
-    const char *m = sqlite3_errmsg(db);
-    if (strstr(m, "no such table"))
-        return sqlite3_mprintf("no model registry (table " REGISTRY " does not exist; load a model "
-                               "with cmanp_model_load(name, path))");
-    return sqlite3_mprintf("reading " REGISTRY ": %s", m);
-}
-
-/* Parse weights as a CMHP model; a CMANP model gets its own message. */
-static int parse_cmhp(const void *blob, sqlite3_int64 len, const char *what, cmhp_model **out,
-                      char **err) {
-    cmanp_st st;
-    cmanp_err e = {0};
-    *out = NULL;
-    int rc = cmanp_st_parse(&st, blob, (size_t)len, 0, &e);
-    if (!rc) {
-        const char *cfg = cmanp_st_meta(&st, "config");
-        if (cfg && !cmhp_config_is_cmhp(cfg)) {
-            cmanp_st_free(&st);
-            *err = sqlite3_mprintf("%s is not a CMHP model (its config does not say \"model\": "
-                                   "\"cmhp\"; a CMANP model?)",
-                                   what);
-            return SQLITE_ERROR;
-        }
-        rc = cmhp_model_from_st(out, &st, &e);
-        cmanp_st_free(&st);
-    }
-    if (rc == CMANP_ENOMEM) {
-        *err = sqlite3_mprintf("out of memory");
-        return SQLITE_NOMEM;
-    }
+/* The model and the workspaces every CMHP function reuses (one conditioner,
+ * one readout per cached model). */
+static int hp_load(cx_model *x, const cmanp_st *st, cmanp_err *e) {
+    hp_model *m = sqlite3_malloc(sizeof *m);
+    if (!m) return cmanp_err_nomem(e);
+    memset(m, 0, sizeof *m);
+    m->entry = x;
+    x->other = m;
+    int rc = cmhp_model_from_st(&m->m, st, e);
+    if (!rc) rc = cmhp_cond_new(m->m, 1, &m->cond, e);
+    if (!rc) rc = cmhp_readout_new(m->m, &m->ro, e);
     if (rc) {
-        *err = sqlite3_mprintf("%s is not a valid CMHP model: %s", what, e.msg);
-        return SQLITE_ERROR;
+        hp_unload(x);
+        return rc;
     }
-    return SQLITE_OK;
+    x->fingerprint = m->m->fingerprint;
+    return CMANP_OK;
 }
+
+static void hp_describe(const cx_model *x, char *cfg, size_t cap, sqlite3_int64 *n_params) {
+    const hp_model *m = x->other;
+    cmhp_config_to_json(&m->m->cfg, cfg, cap);
+    *n_params = (sqlite3_int64)m->m->layout.n_params;
+}
+
+static void hp_tally(cx_counters *n, int parsed) {
+    if (parsed)
+        n->cmhp_models_parsed++;
+    else
+        n->cmhp_model_cache_hits++;
+}
+
+static char *invalid_msg(const char *what, const char *why) {
+    return what ? sqlite3_mprintf("%s is not a valid CMHP model: %s", what, why) : NULL;
+}
+
+static char *hp_row_invalid(const char *name, const char *why) {
+    char *what = sqlite3_mprintf(REGISTRY " row '%s'", name), *msg = invalid_msg(what, why);
+    sqlite3_free(what);
+    return msg;
+}
+
+static char *hp_file_invalid(const char *path, const char *why) {
+    char *what = sqlite3_mprintf("'%s'", path), *msg = invalid_msg(what, why);
+    sqlite3_free(what);
+    return msg;
+}
+
+static char *hp_wrong_family(const char *name, const cx_family *actual) {
+    (void)actual; /* CMANP, the only other family */
+    char *what = sqlite3_mprintf(REGISTRY " row '%s'", name);
+    char *msg = what ? sqlite3_mprintf("%s is not a CMHP model (its config does not say \"model\": "
+                                       "\"cmhp\"; a CMANP model?)",
+                                       what)
+                     : NULL;
+    sqlite3_free(what);
+    return msg;
+}
+
+const cx_family hp_family = {
+    "CMHP", "cmhp_*", hp_claims, hp_load, hp_unload, hp_describe, hp_tally,
+    hp_row_invalid, hp_file_invalid, hp_wrong_family,
+};
 
 int hp_model_by_name(hp_conn *h, const char *name, hp_model **out, char **err) {
-    *out = NULL;
-    *err = NULL;
-    sqlite3_int64 ch;
-    unsigned dv;
-    cx_tokens(h->cx, &ch, &dv);
-    hp_model *e = NULL;
-    for (hp_model *p = h->models; p; p = p->next)
-        if (!strcmp(p->name, name)) e = p;
-    if (e && e->name_ok && e->name_changes == ch && e->name_dv == dv) {
-        h->n.model_cache_hits++;
-        e->last_use = ++h->tick;
-        hp_model_ref(e);
-        *out = e;
-        return SQLITE_OK;
-    }
-    sqlite3 *db = h->cx->db;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT weights FROM " REGISTRY " WHERE name = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        *err = registry_msg(db);
-        return SQLITE_ERROR;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        *err = rc == SQLITE_DONE ? sqlite3_mprintf("no model named '%s' in " REGISTRY, name)
-                                 : registry_msg(db);
-        sqlite3_finalize(st);
-        return SQLITE_ERROR;
-    }
-    if (sqlite3_column_type(st, 0) != SQLITE_BLOB) {
-        *err = sqlite3_mprintf(REGISTRY " row '%s': weights is not a BLOB", name);
-        sqlite3_finalize(st);
-        return SQLITE_ERROR;
-    }
-    const void *blob = sqlite3_column_blob(st, 0);
-    sqlite3_int64 len = sqlite3_column_bytes(st, 0);
-    uint64_t hash = cmanp_hash64(blob, (size_t)len, 0);
-    if (e && e->blob_hash == hash && e->blob_len == len) {
-        sqlite3_finalize(st);
-        e->name_ok = 1;
-        e->name_changes = ch;
-        e->name_dv = dv;
-        h->n.model_cache_hits++;
-        e->last_use = ++h->tick;
-        hp_model_ref(e);
-        *out = e;
-        return SQLITE_OK;
-    }
-    char *what = sqlite3_mprintf(REGISTRY " row '%s'", name);
-    cmhp_model *mm = NULL;
-    rc = what ? parse_cmhp(blob, len, what, &mm, err) : SQLITE_NOMEM;
-    sqlite3_free(what);
-    sqlite3_finalize(st);
-    if (rc) return rc;
-    h->n.models_parsed++;
-    hp_model *m = sqlite3_malloc(sizeof *m);
-    cmanp_err ee = {0};
-    if (m) {
-        memset(m, 0, sizeof *m);
-        m->ref = 1;
-        m->m = mm;
-        m->name = sqlite3_mprintf("%s", name);
-        if (!m->name || cmhp_cond_new(mm, 1, &m->cond, &ee) || cmhp_readout_new(mm, &m->ro, &ee)) {
-            hp_model_unref(m);
-            m = NULL;
-            mm = NULL;
-        }
-    }
-    if (!m) {
-        cmhp_model_free(mm);
-        *err = sqlite3_mprintf("out of memory");
-        return SQLITE_NOMEM;
-    }
-    m->blob_hash = hash;
-    m->blob_len = len;
-    sqlite3_snprintf(sizeof m->fp_hex, m->fp_hex, "%016llx", (unsigned long long)mm->fingerprint);
-    m->name_ok = 1;
-    m->name_changes = ch;
-    m->name_dv = dv;
-    cache_insert(h, m);
-    hp_model_ref(m);
-    *out = m;
-    return SQLITE_OK;
+    cx_model *x;
+    int rc = cx_registry_get(h->cx, &hp_family, name, &x, err);
+    *out = rc ? NULL : x->other;
+    return rc;
 }
 
 int hp_model_by_fp(hp_conn *h, uint64_t fp, hp_model **out, char **err) {
-    *out = NULL;
-    *err = NULL;
-    sqlite3_int64 ch;
-    unsigned dv;
-    cx_tokens(h->cx, &ch, &dv);
-    for (hp_model *p = h->models; p; p = p->next)
-        if (p->m->fingerprint == fp && p->fp_ok && p->fp_changes == ch && p->fp_dv == dv) {
-            h->n.model_cache_hits++;
-            p->last_use = ++h->tick;
-            hp_model_ref(p);
-            *out = p;
-            return SQLITE_OK;
-        }
-    char hex[17];
-    sqlite3_snprintf(sizeof hex, hex, "%016llx", (unsigned long long)fp);
-    sqlite3 *db = h->cx->db;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM " REGISTRY " WHERE fingerprint = ?1 ORDER BY name LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        *err = registry_msg(db);
-        return SQLITE_ERROR;
-    }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        *err = rc == SQLITE_DONE ? sqlite3_mprintf("the state's model (fingerprint %s) is not in " REGISTRY
-                                                   " (states can only be used with the model that "
-                                                   "made them)",
-                                                   hex)
-                                 : registry_msg(db);
-        sqlite3_finalize(st);
-        return SQLITE_ERROR;
-    }
-    char *name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (!name) {
-        *err = sqlite3_mprintf("out of memory");
-        return SQLITE_NOMEM;
-    }
-    hp_model *m;
-    rc = hp_model_by_name(h, name, &m, err);
-    if (rc) {
-        sqlite3_free(name);
-        return rc;
-    }
-    if (m->m->fingerprint != fp) {
-        *err = sqlite3_mprintf(REGISTRY " row '%s' claims fingerprint %s but its weights have "
-                               "fingerprint %s",
-                               name, hex, m->fp_hex);
-        sqlite3_free(name);
-        hp_model_unref(m);
-        return SQLITE_ERROR;
-    }
-    sqlite3_free(name);
-    m->fp_ok = 1;
-    m->fp_changes = ch;
-    m->fp_dv = dv;
-    *out = m;
-    return SQLITE_OK;
+    cx_model *x;
+    int rc = cx_registry_get_fp(h->cx, &hp_family, fp, &x, err);
+    *out = rc ? NULL : x->other;
+    return rc;
+}
+
+/* Model argument argi of fn (aux data keeps a constant name's lookup for the
+ * statement); NULL after reporting the error. */
+static hp_model *model_arg(sqlite3_context *ctx, hp_conn *h, const char *fn, int argi,
+                           sqlite3_value *v) {
+    cx_model *x = cx_registry_arg(ctx, h->cx, &hp_family, fn, argi, v);
+    return x ? x->other : NULL;
 }
 
 int hp_state_arg(hp_conn *h, sqlite3_value *v, cmhp_state **s, hp_model **m, char **err) {
@@ -347,6 +213,19 @@ static void report(sqlite3_context *ctx, const char *fn, int rc, char *err) {
     sqlite3_free(err);
 }
 
+/* State argument 1 of fn: 1 with *s and its model *m (a new reference), 0
+ * for a NULL state (no result), -1 after reporting an error. */
+static int state_arg(sqlite3_context *ctx, hp_conn *h, const char *fn, sqlite3_value *v,
+                     cmhp_state **s, hp_model **m) {
+    char *err;
+    int rc = hp_state_arg(h, v, s, m, &err);
+    if (rc) {
+        cx_arg_fail(ctx, fn, 1, "state", rc, err);
+        return -1;
+    }
+    return *s ? 1 : 0;
+}
+
 static void result_state(sqlite3_context *ctx, const cmhp_state *s) {
     size_t n = cmhp_state_encoded_size(s);
     unsigned char *b = sqlite3_malloc64(n);
@@ -378,7 +257,7 @@ static int read_event(sqlite3_context *ctx, const char *fn, int argi, sqlite3_va
         char *what = cx_describe_value(vk);
         cx_arg_error(ctx, fn, argi + 1, "mark",
                      "expected an integer mark 0..%d (model '%s' has %d mark%s), found %s", K - 1,
-                     m->name, K, K == 1 ? "" : "s", what ? what : "?");
+                     m->entry->name, K, K == 1 ? "" : "s", what ? what : "?");
         sqlite3_free(what);
         return -1;
     }
@@ -481,9 +360,7 @@ static void condition_step_(sqlite3_context *ctx, sqlite3_value **argv, int sign
         char *err;
         int rc = hp_model_by_name(h, name, &m, &err);
         if (rc) {
-            if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-            else cx_arg_error(ctx, fn, 1, "model", "%s", err ? err : "?");
-            sqlite3_free(err);
+            cx_arg_fail(ctx, fn, 1, "model", rc, err);
             return;
         }
         if (agg_bind(ctx, a, m, NULL)) return;
@@ -523,14 +400,7 @@ static void update_step_(sqlite3_context *ctx, sqlite3_value **argv, int sign) {
     if (!a->model) {
         cmhp_state *s;
         hp_model *m;
-        char *err;
-        int rc = hp_state_arg(h, argv[0], &s, &m, &err);
-        if (rc) {
-            if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-            else cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-            sqlite3_free(err);
-            return;
-        }
+        if (state_arg(ctx, h, fn, argv[0], &s, &m) <= 0) return;
         memcpy(a->start, sqlite3_value_blob(argv[0]), HP_HDR);
         if (agg_bind(ctx, a, m, s)) return;
     } else if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_bytes(argv[0]) < HP_HDR ||
@@ -573,15 +443,7 @@ static void merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     hp_conn *h = sqlite3_user_data(ctx);
     cmhp_state *s;
     hp_model *m;
-    char *err;
-    int rc = hp_state_arg(h, argv[0], &s, &m, &err);
-    if (rc) {
-        if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-        else cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-        sqlite3_free(err);
-        return;
-    }
-    if (!s) return;
+    if (state_arg(ctx, h, fn, argv[0], &s, &m) <= 0) return;
     hp_agg *a = agg_get(ctx, 1, K_MERGE);
     if (!a) {
         cmhp_state_free(s);
@@ -595,7 +457,7 @@ static void merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         return;
     }
     cmanp_err e = {0};
-    rc = cmhp_state_merge(a->model->m, a->s, s, &e);
+    int rc = cmhp_state_merge(a->model->m, a->s, s, &e);
     cmhp_state_free(s);
     hp_model_unref(m);
     if (rc) cx_arg_error(ctx, fn, 1, "state", "%s", e.msg);
@@ -616,15 +478,7 @@ static void fn_logprob(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     hp_conn *h = sqlite3_user_data(ctx);
     cmhp_state *s;
     hp_model *m;
-    char *err;
-    int rc = hp_state_arg(h, argv[0], &s, &m, &err);
-    if (rc) {
-        if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-        else cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-        sqlite3_free(err);
-        return;
-    }
-    if (!s) return;
+    if (state_arg(ctx, h, fn, argv[0], &s, &m) <= 0) return;
     double t;
     int k;
     int r = read_event(ctx, fn, 2, argv[1], argv[2], m, &t, &k);
@@ -637,7 +491,8 @@ static void fn_logprob(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                          t, ref);
         } else {
             const cmhp_dist *d;
-            rc = hp_readout(h, m, s, &d, &err);
+            char *err;
+            int rc = hp_readout(h, m, s, &d, &err);
             if (rc) report(ctx, fn, rc, err);
             else sqlite3_result_double(ctx, cmhp_dist_loglik(d, t, k));
         }
@@ -653,19 +508,11 @@ static void fn_state_info(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     hp_conn *h = sqlite3_user_data(ctx);
     cmhp_state *s;
     hp_model *m;
-    char *err;
-    int rc = hp_state_arg(h, argv[0], &s, &m, &err);
-    if (rc) {
-        if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-        else cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-        sqlite3_free(err);
-        return;
-    }
-    if (!s) return;
+    if (state_arg(ctx, h, fn, argv[0], &s, &m) <= 0) return;
     sqlite3_str *js = sqlite3_str_new(h->cx->db);
     sqlite3_str_appendf(js, "{\"format_version\":%d,\"fingerprint\":\"%s\",\"model\":",
-                        CMHP_STATE_FORMAT_VERSION, m->fp_hex);
-    cx_json_str(js, m->name);
+                        CMHP_STATE_FORMAT_VERSION, m->entry->fp_hex);
+    cx_json_str(js, m->entry->name);
     sqlite3_str_appendf(js, ",\"variant\":\"%s\",\"events\":%lld,\"t_last\":",
                         cmhp_variant_name(&m->m->cfg), (long long)s->n_events);
     cx_json_num(js, s->t_last);
@@ -681,21 +528,8 @@ static void fn_model_info(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     (void)argc;
     hp_conn *h = sqlite3_user_data(ctx);
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
-    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-        char *what = cx_describe_value(argv[0]);
-        cx_arg_error(ctx, fn, 1, "model", "expected a model name (TEXT), found %s", what ? what : "?");
-        sqlite3_free(what);
-        return;
-    }
-    hp_model *m;
-    char *err;
-    int rc = hp_model_by_name(h, (const char *)sqlite3_value_text(argv[0]), &m, &err);
-    if (rc) {
-        if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-        else cx_arg_error(ctx, fn, 1, "model", "%s", err ? err : "?");
-        sqlite3_free(err);
-        return;
-    }
+    hp_model *m = model_arg(ctx, h, fn, 1, argv[0]);
+    if (!m) return;
     char cfg[1024];
     cmhp_config_to_json(&m->m->cfg, cfg, sizeof cfg);
     cmhp_state *s;
@@ -707,12 +541,13 @@ static void fn_model_info(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     }
     sqlite3_str *js = sqlite3_str_new(h->cx->db);
     sqlite3_str_appendall(js, "{\"name\":");
-    cx_json_str(js, m->name);
+    cx_json_str(js, m->entry->name);
     sqlite3_str_appendf(js,
                         ",\"model\":\"cmhp\",\"variant\":\"%s\",\"fingerprint\":\"%s\",\"n_params\":%lld,"
                         "\"bytes\":%lld,\"marks\":%d,\"state_bytes\":%lld,\"config\":%s}",
-                        cmhp_variant_name(&m->m->cfg), m->fp_hex, (long long)m->m->layout.n_params,
-                        (long long)m->blob_len, m->m->cfg.num_marks, sb, cfg);
+                        cmhp_variant_name(&m->m->cfg), m->entry->fp_hex,
+                        (long long)m->m->layout.n_params, (long long)m->entry->blob_len,
+                        m->m->cfg.num_marks, sb, cfg);
     hp_model_unref(m);
     cx_result_json(ctx, js);
 }
@@ -722,108 +557,17 @@ static void fn_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argv;
     hp_conn *h = sqlite3_user_data(ctx);
     const hp_counters *n = &h->n;
+    const cx_counters *r = &h->cx->n;
     sqlite3_str *js = sqlite3_str_new(h->cx->db);
     sqlite3_str_appendf(js,
                         "{\"state_format_version\":%d,\"cache\":{\"models\":%d},\"counters\":{"
                         "\"models_parsed\":%lld,\"model_cache_hits\":%lld,\"states_decoded\":%lld,"
                         "\"readouts_computed\":%lld,\"events_added\":%lld,\"events_removed\":%lld,"
                         "\"samples_drawn\":%lld}}",
-                        CMHP_STATE_FORMAT_VERSION, cache_count(h), n->models_parsed,
-                        n->model_cache_hits, n->states_decoded, n->readouts_computed,
+                        CMHP_STATE_FORMAT_VERSION, cx_registry_count(h->cx, &hp_family),
+                        r->cmhp_models_parsed, r->cmhp_model_cache_hits, n->states_decoded, n->readouts_computed,
                         n->events_added, n->events_removed, n->samples_drawn);
     cx_result_json(ctx, js);
-}
-
-/* ---------------------------------------------------- Q1: model loading */
-
-/* Files whose config says "model": "cmhp" are CMHP models; everything else
- * goes to the CMANP loader (registry.c) untouched. */
-static void fn_model_load(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-    static const char fn[] = "cmanp_model_load";
-    cx_conn *c = sqlite3_user_data(ctx);
-    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT || sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
-        cx_fn_model_load(ctx, argc, argv); /* its messages for bad arguments */
-        return;
-    }
-    const char *name = (const char *)sqlite3_value_text(argv[0]);
-    const char *path = (const char *)sqlite3_value_text(argv[1]);
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
-        sb.st_size > sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, -1)) {
-        /* Unreadable, not a file, too large: the CMANP loader says which. */
-        if (f) fclose(f);
-        cx_fn_model_load(ctx, argc, argv);
-        return;
-    }
-    sqlite3_int64 len = (sqlite3_int64)sb.st_size;
-    unsigned char *buf = sqlite3_malloc64((sqlite3_uint64)len + 1);
-    if (!buf) {
-        fclose(f);
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    size_t got = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    /* Dispatch on the config; anything that is not clearly a CMHP model
-     * (including files that do not parse) goes to the CMANP loader, whose
-     * messages are the established ones. */
-    int is_cmhp = 0;
-    if (got == (size_t)len) {
-        cmanp_st st;
-        cmanp_err pe = {0};
-        if (cmanp_st_parse(&st, buf, (size_t)len, 0, &pe) == CMANP_OK) {
-            is_cmhp = cmhp_config_is_cmhp(cmanp_st_meta(&st, "config"));
-            cmanp_st_free(&st);
-        }
-    }
-    if (!is_cmhp) {
-        sqlite3_free(buf);
-        cx_fn_model_load(ctx, argc, argv);
-        return;
-    }
-    cmhp_model *mm;
-    char *err = NULL, *what = sqlite3_mprintf("'%s'", path);
-    int rc = what ? parse_cmhp(buf, len, what, &mm, &err) : SQLITE_NOMEM;
-    sqlite3_free(what);
-    if (rc) {
-        sqlite3_free(buf);
-        if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-        else cx_arg_error(ctx, fn, 2, "path", "%s", err ? err : "?");
-        sqlite3_free(err);
-        return;
-    }
-    char cfg[1024], fp[17];
-    cmhp_config_to_json(&mm->cfg, cfg, sizeof cfg);
-    sqlite3_snprintf(sizeof fp, fp, "%016llx", (unsigned long long)mm->fingerprint);
-    sqlite3_int64 np = (sqlite3_int64)mm->layout.n_params;
-    cmhp_model_free(mm);
-    rc = sqlite3_exec(c->db,
-                      "CREATE TABLE IF NOT EXISTS " REGISTRY "(name TEXT PRIMARY KEY, weights BLOB NOT "
-                      "NULL, config TEXT, fingerprint TEXT, n_params INTEGER, created TEXT)",
-                      NULL, NULL, NULL);
-    sqlite3_stmt *st = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db,
-                                "INSERT OR REPLACE INTO " REGISTRY
-                                "(name, weights, config, fingerprint, n_params, created) VALUES "
-                                "(?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 2, buf, (sqlite3_uint64)len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, cfg, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, fp, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, np);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        cx_error(ctx, "%s: cannot write " REGISTRY ": %s", fn, sqlite3_errmsg(c->db));
-    else
-        sqlite3_result_text(ctx, fp, -1, SQLITE_TRANSIENT);
-    sqlite3_finalize(st);
-    sqlite3_free(buf);
 }
 
 /* ---------------------------------------------------------- registration */
@@ -876,16 +620,11 @@ int cmhp_sql_register(sqlite3 *db, cx_conn *c, char **pzErrMsg) {
         if (rc != SQLITE_OK && pzErrMsg)
             *pzErrMsg = sqlite3_mprintf("cmanp: cannot register %s: %s", names[i], sqlite3_errmsg(db));
     }
-    /* Q1: cmanp_model_load dispatches on the file's config.  Registered over
-     * the CMANP one (same name and arity), with the CMANP connection as user
-     * data so that other files go to cx_fn_model_load unchanged. */
-    if (rc == SQLITE_OK) {
-        c->ref++;
-        rc = sqlite3_create_function_v2(db, "cmanp_model_load", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, c,
-                                        fn_model_load, NULL, NULL, cx_conn_unref);
-        if (rc != SQLITE_OK && pzErrMsg)
-            *pzErrMsg = sqlite3_mprintf("cmanp: cannot register the CMHP model loader: %s",
-                                        sqlite3_errmsg(db));
+    /* Q1, Q9: CMHP models are a family of the registry (cmanp_model_load,
+     * lookups, cache). */
+    if (rc == SQLITE_OK && cx_family_add(c, &hp_family) != SQLITE_OK) {
+        rc = SQLITE_ERROR;
+        if (pzErrMsg) *pzErrMsg = sqlite3_mprintf("cmanp: cannot register the CMHP model family");
     }
     hp_conn_unref(h);
     return rc;

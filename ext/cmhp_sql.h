@@ -1,10 +1,10 @@
 /* cmhp_sql.h - internals of the CMHP SQL surface (ext/cmhp_sql.c, ext/cmhp_vtab.c).
  *
  * CMHP models live in the same registry table as CMANP models
- * (main.cmanp_models); cmanp_model_load dispatches on the file's config
- * ("model": "cmhp").  The CMHP functions keep their own per-connection cache
- * of parsed CMHP models (hp_conn), validated with the same tokens as the
- * CMANP registry cache (cx_tokens: total changes and data version).
+ * (main.cmanp_models) and in the same per-connection cache: they are a
+ * registry family (hp_family, ext/registry.c R8), so cmanp_model_load,
+ * lookups by name and by fingerprint and their validation are the
+ * registry's.
  */
 #ifndef CMHP_SQL_H
 #define CMHP_SQL_H
@@ -12,36 +12,29 @@
 #include "cmanp_ext.h"
 #include "cmhp.h"
 
-#define HP_MODEL_CACHE 8
-
+/* The CMHP part of a registry entry (cx_model.other, made by hp_family's
+ * load): the model and its reusable workspaces.  References are counted on
+ * the entry (hp_model_ref / hp_model_unref). */
 typedef struct hp_model {
-    int ref;
-    char *name;                  /* registry name it was read under */
+    cx_model *entry;             /* name, fp_hex, blob_len, reference count */
     cmhp_model *m;
-    uint64_t blob_hash;
-    sqlite3_int64 blob_len;
-    char fp_hex[17];
-    sqlite3_int64 name_changes, fp_changes;
-    unsigned name_dv, fp_dv;
-    int name_ok, fp_ok;
     cmhp_cond *cond;             /* one reusable conditioner */
     cmhp_readout *ro;            /* one reusable readout */
-    sqlite3_uint64 last_use;
-    struct hp_model *next;
 } hp_model;
 
 typedef struct hp_counters {
-    sqlite3_int64 models_parsed, model_cache_hits, states_decoded, readouts_computed,
-        events_added, events_removed, samples_drawn;
+    sqlite3_int64 states_decoded, readouts_computed, events_added, events_removed, samples_drawn;
 } hp_counters;
 
 typedef struct hp_conn {
-    cx_conn *cx;                 /* reference: the CMANP connection (db, tokens) */
+    cx_conn *cx;                 /* reference: the CMANP connection (db, tokens, model cache) */
     int ref;
-    hp_model *models;
-    sqlite3_uint64 tick;
     hp_counters n;
 } hp_conn;
+
+/* CMHP models in the registry (ext/registry.c): rows whose config says
+ * "model": "cmhp". */
+extern const cx_family hp_family;
 
 void hp_conn_unref(void *p);
 void hp_model_ref(hp_model *m);

@@ -134,36 +134,11 @@ static int hv_close(sqlite3_vtab_cursor *cc) {
 /* idxNum bit j: hidden argument j is given; argv follows the bits' order. */
 static int hv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     const struct vt_kind *k = &k_kinds[((hv_vtab *)vt)->kind];
-    int idx[3] = {-1, -1, -1}, unusable = 0, mask = 0;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->iColumn < k->first_hidden || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        int j = c->iColumn - k->first_hidden;
-        if (!c->usable) {
-            unusable |= 1 << j;
-            continue;
-        }
-        idx[j] = i;
-        mask |= 1 << j;
-    }
-    if (unusable & ~mask) return SQLITE_CONSTRAINT; /* another join order will supply them */
-    int a = 0;
-    for (int j = 0; j < k->n_hidden; j++)
-        if (idx[j] >= 0) {
-            info->aConstraintUsage[idx[j]].argvIndex = ++a;
-            info->aConstraintUsage[idx[j]].omit = 1;
-        }
-    info->idxNum = mask;
+    int mask;
+    if (cx_tvf_plan(info, k->first_hidden, k->n_hidden, &mask)) return SQLITE_CONSTRAINT;
     info->estimatedCost = (mask & k->required) == k->required ? 10.0 : 1e300;
     info->estimatedRows = 10;
     return SQLITE_OK;
-}
-
-static int vt_error(hv_cursor *cur, char *msg) {
-    sqlite3_vtab *vt = cur->base.pVtab;
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 /* Draw the event of the current row from the private state. */
@@ -171,7 +146,7 @@ static int draw(hv_cursor *cur, hp_conn *h) {
     const cmhp_dist *d;
     char *err = NULL;
     int rc = hp_readout(h, cur->m, cur->s, &d, &err);
-    if (rc) return vt_error(cur, sqlite3_mprintf("cmhp_sample: %s", err ? err : "?"));
+    if (rc) return cx_tvf_error(&cur->base, sqlite3_mprintf("cmhp_sample: %s", err ? err : "?"));
     cmhp_dist_sample(d, &cur->rng, &cur->t, &cur->mark);
     h->n.samples_drawn++;
     return SQLITE_OK;
@@ -196,7 +171,7 @@ static int hv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         }
     for (int j = 0; j < k->n_hidden; j++)
         if ((k->required & (1 << j)) && !a[j])
-            return vt_error(cur, sqlite3_mprintf("%s: argument %d (%s): missing; usage: %s", fn, j + 1,
+            return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: argument %d (%s): missing; usage: %s", fn, j + 1,
                                                  k->argnames[j], k->usage));
     /* Optional arguments first: a NULL anywhere gives no rows. */
     double level = 0.9;
@@ -208,19 +183,19 @@ static int hv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         if (cur->kind == VT_TIME) {
             char *err = NULL;
             if (cx_value_number(a[j], 0, &level, &err) < 0) {
-                int rc = vt_error(cur, cx_arg_errmsg(fn, j + 1, k->argnames[j], "%s", err ? err : "?"));
+                int rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, j + 1, k->argnames[j], "%s", err ? err : "?"));
                 sqlite3_free(err);
                 return rc;
             }
             if (!(level > 0 && level < 1))
-                return vt_error(cur, cx_arg_errmsg(fn, j + 1, "level",
+                return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, j + 1, "level",
                                                    "expected a probability in the open interval (0, "
                                                    "1), found %.15g",
                                                    level));
         } else {
             if (ty != SQLITE_INTEGER) {
                 char *what = cx_describe_value(a[j]);
-                int rc = vt_error(cur, cx_arg_errmsg(fn, j + 1, k->argnames[j], "expected an INTEGER, found %s",
+                int rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, j + 1, k->argnames[j], "expected an INTEGER, found %s",
                                                      what ? what : "?"));
                 sqlite3_free(what);
                 return rc;
@@ -228,7 +203,7 @@ static int hv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
             sqlite3_int64 v = sqlite3_value_int64(a[j]);
             if (j == 1) {
                 if (v < 0 || v > 10000000)
-                    return vt_error(cur, cx_arg_errmsg(fn, 2, "n",
+                    return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, 2, "n",
                                                        "expected a number of events 0..10000000, "
                                                        "found %lld",
                                                        (long long)v));
@@ -247,7 +222,7 @@ static int hv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
             sqlite3_free(err);
             return SQLITE_NOMEM;
         }
-        rc = vt_error(cur, cx_arg_errmsg(fn, 1, "state", "%s", err ? err : "?"));
+        rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, 1, "state", "%s", err ? err : "?"));
         sqlite3_free(err);
         return rc;
     }
@@ -262,7 +237,7 @@ static int hv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     const cmhp_dist *d;
     rc = hp_readout(h, m, s, &d, &err);
     if (rc) {
-        rc = vt_error(cur, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
+        rc = cx_tvf_error(&cur->base, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
         sqlite3_free(err);
         return rc;
     }
@@ -289,7 +264,7 @@ static int hv_next(sqlite3_vtab_cursor *cc) {
         /* The drawn event becomes history for the next draw. */
         cmanp_err e = {0};
         if (cmhp_add(cur->m->cond, cur->s, &cur->t, &cur->mark, 1, &e))
-            return vt_error(cur, sqlite3_mprintf("cmhp_sample: %s", e.msg));
+            return cx_tvf_error(&cur->base, sqlite3_mprintf("cmhp_sample: %s", e.msg));
         return draw(cur, ((hv_vtab *)cc->pVtab)->h);
     }
     return SQLITE_OK;

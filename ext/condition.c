@@ -263,22 +263,34 @@ static void fold_row(sqlite3_context *ctx, agg *a, sqlite3_value **argv, int sig
     if (rc) engine_error(ctx, fn, rc, &e);
 }
 
-/* C1, C2 */
-static void condition_row(sqlite3_context *ctx, int argc, sqlite3_value **argv, int sign) {
-    static const char fn[] = "cmanp_condition";
-    cx_conn *c = sqlite3_user_data(ctx);
+/* The aggregate context for a row of cmanp_condition / cmanp_update (kind),
+ * or NULL when the row adds nothing: no arguments (reported), no memory
+ * (reported) or a NULL first argument (skipped). */
+static agg *row_agg(sqlite3_context *ctx, int kind, int argc, sqlite3_value **argv) {
+    const char *fn = fn_name(kind);
     if (argc < 1) {
-        cx_error(ctx, "%s: expected (model, x1..x_dx, y1..y_dy), found no arguments", fn);
-        return;
+        if (kind == K_CONDITION)
+            cx_error(ctx, "%s: expected (model, x1..x_dx, y1..y_dy), found no arguments", fn);
+        else
+            cx_error(ctx, "%s: expected (state, x1..x_dx, y1..y_dy), found no arguments", fn);
+        return NULL;
     }
     agg *a = sqlite3_aggregate_context(ctx, sizeof *a);
     if (!a) {
         sqlite3_result_error_nomem(ctx);
-        return;
+        return NULL;
     }
-    a->kind = K_CONDITION;
-    int t = sqlite3_value_type(argv[0]);
-    if (t == SQLITE_NULL) return;
+    a->kind = kind;
+    return sqlite3_value_type(argv[0]) == SQLITE_NULL ? NULL : a;
+}
+
+/* C1, C2 */
+static void condition_row(sqlite3_context *ctx, int argc, sqlite3_value **argv, int sign) {
+    static const char fn[] = "cmanp_condition";
+    cx_conn *c = sqlite3_user_data(ctx);
+    agg *a = row_agg(ctx, K_CONDITION, argc, argv);
+    if (!a) return;
+    const int t = sqlite3_value_type(argv[0]);
     if (!a->model) {
         if (sign < 0) return; /* nothing was added (cannot happen for SQLite frames) */
         cx_model *m = cx_model_arg(ctx, c, fn, 1, argv[0]);
@@ -324,18 +336,9 @@ void cx_condition_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 static void update_row(sqlite3_context *ctx, int argc, sqlite3_value **argv, int sign) {
     static const char fn[] = "cmanp_update";
     cx_conn *c = sqlite3_user_data(ctx);
-    if (argc < 1) {
-        cx_error(ctx, "%s: expected (state, x1..x_dx, y1..y_dy), found no arguments", fn);
-        return;
-    }
-    agg *a = sqlite3_aggregate_context(ctx, sizeof *a);
-    if (!a) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    a->kind = K_UPDATE;
-    int t = sqlite3_value_type(argv[0]);
-    if (t == SQLITE_NULL) return;
+    agg *a = row_agg(ctx, K_UPDATE, argc, argv);
+    if (!a) return;
+    const int t = sqlite3_value_type(argv[0]);
     if (!a->model) {
         if (sign < 0) return;
         cmanp_state *s;
@@ -343,11 +346,7 @@ static void update_row(sqlite3_context *ctx, int argc, sqlite3_value **argv, int
         char *err;
         int rc = cx_state_decode_arg(c, argv[0], 1, &s, &m, &err);
         if (rc) {
-            if (rc == SQLITE_NOMEM)
-                sqlite3_result_error_nomem(ctx);
-            else
-                cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-            sqlite3_free(err);
+            cx_arg_fail(ctx, fn, 1, "state", rc, err);
             return;
         }
         if (check_argc(ctx, fn, "state", m, argc)) {
@@ -439,11 +438,7 @@ void cx_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     char *err;
     int rc = cx_state_decode_arg(c, argv[0], 0, &t, NULL, &err);
     if (rc) {
-        if (rc == SQLITE_NOMEM)
-            sqlite3_result_error_nomem(ctx);
-        else
-            cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-        sqlite3_free(err);
+        cx_arg_fail(ctx, fn, 1, "state", rc, err);
         return;
     }
     if (!a->s) {
@@ -480,11 +475,7 @@ void cx_fn_state_info(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     char *err;
     int rc = cx_state_decode_arg(c, argv[0], 0, &s, NULL, &err);
     if (rc) {
-        if (rc == SQLITE_NOMEM)
-            sqlite3_result_error_nomem(ctx);
-        else
-            cx_arg_error(ctx, fn, 1, "state", "%s", err ? err : "?");
-        sqlite3_free(err);
+        cx_arg_fail(ctx, fn, 1, "state", rc, err);
         return;
     }
     char *name = cx_registry_name_of(c, s->fingerprint);

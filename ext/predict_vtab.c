@@ -118,45 +118,14 @@ static int pv_close(sqlite3_vtab_cursor *cc) {
  * the order of the bits. */
 static int pv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     (void)vt;
-    int idx[1 + N_ARGS];
-    int unusable = 0, mask = 0;
-    for (int i = 0; i <= N_ARGS; i++) idx[i] = -1;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *k = &info->aConstraint[i];
-        if (k->iColumn < COL_STATE || k->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        int j = k->iColumn - COL_STATE;
-        if (!k->usable) {
-            unusable |= 1 << j;
-            continue;
-        }
-        idx[j] = i;
-        mask |= 1 << j;
-    }
-    if (unusable & ~mask) return SQLITE_CONSTRAINT; /* another join order will supply them */
-    int argv_i = 0;
-    for (int j = 0; j <= N_ARGS; j++)
-        if (idx[j] >= 0) {
-            info->aConstraintUsage[idx[j]].argvIndex = ++argv_i;
-            info->aConstraintUsage[idx[j]].omit = 1;
-        }
-    info->idxNum = mask;
-    if (mask & 1) {
-        info->estimatedCost = 10.0;
-        info->estimatedRows = 1;
-    } else {
-        info->estimatedCost = 1e300; /* without a state: an error at run time */
-        info->estimatedRows = 1;
-    }
+    int mask;
+    if (cx_tvf_plan(info, COL_STATE, 1 + N_ARGS, &mask)) return SQLITE_CONSTRAINT;
+    /* Without a state: an error at run time. */
+    info->estimatedCost = mask & 1 ? 10.0 : 1e300;
+    info->estimatedRows = 1;
     if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_DIM && !info->aOrderBy[0].desc)
         info->orderByConsumed = 1;
     return SQLITE_OK;
-}
-
-static int vt_error(pv_cursor *cur, char *msg) {
-    sqlite3_vtab *vt = cur->base.pVtab;
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, int argc,
@@ -168,7 +137,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     cur->row = cur->dy = 0; /* EOF unless rows are produced */
     free_args(cur);
     if (!(idxNum & 1))
-        return vt_error(cur, sqlite3_mprintf("%s: argument 1 (state): missing; usage: "
+        return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: argument 1 (state): missing; usage: "
                                              "cmanp_predict(state, x1..x_dx [, level])", fn));
     /* Map argv back to argument positions; they must be contiguous. */
     int n_given = 0, k = 0;
@@ -181,7 +150,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
                 cur->args[j] = sqlite3_value_dup(argv[k - 1]);
                 if (!cur->args[j]) return SQLITE_NOMEM;
                 if (j != n_given + 1)
-                    return vt_error(cur, sqlite3_mprintf("%s: argument %d (a%d) is given but argument %d "
+                    return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: argument %d (a%d) is given but argument %d "
                                                          "(a%d) is not",
                                                          fn, j + 1, j, n_given + 2, n_given + 1));
                 n_given = j;
@@ -193,7 +162,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     if (t == SQLITE_NULL) return SQLITE_OK;
     if (t != SQLITE_BLOB) {
         char *what = cx_describe_value(sv);
-        int rc = vt_error(cur, cx_arg_errmsg(fn, 1, "state",
+        int rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, 1, "state",
                                              "expected a state BLOB (from cmanp_condition), found %s",
                                              what ? what : "?"));
         sqlite3_free(what);
@@ -218,7 +187,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
                 sqlite3_free(err);
                 return SQLITE_NOMEM;
             }
-            rc = vt_error(cur, cx_arg_errmsg(fn, 1, "state", "%s", err ? err : "?"));
+            rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, 1, "state", "%s", err ? err : "?"));
             sqlite3_free(err);
             return rc;
         }
@@ -230,12 +199,12 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     const cmanp_config *cfg = &st->model->m->cfg;
     int dx = cfg->dim_x, dy = cfg->dim_y;
     if (dx > N_ARGS) /* SQLite passes at most N_ARGS arguments after the state */
-        return vt_error(cur, sqlite3_mprintf("%s: model '%s' has dim_x = %d; %s takes at most %d inputs "
+        return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: model '%s' has dim_x = %d; %s takes at most %d inputs "
                                              "(use cmanp_mean, cmanp_std and cmanp_quantile)",
                                              fn, st->model->name, dx, fn, N_ARGS));
     if ((n_given != dx && n_given != dx + 1) || dy > MAX_DY) {
         char *list = cx_arg_list("state", dx, 0);
-        int rc = vt_error(cur, sqlite3_mprintf("%s: expected %d or %d arguments (%s [, level]) for "
+        int rc = cx_tvf_error(&cur->base, sqlite3_mprintf("%s: expected %d or %d arguments (%s [, level]) for "
                                                "model '%s' (dim_x = %d), found %d",
                                                fn, 1 + dx, 2 + dx, list ? list : "?", st->model->name,
                                                dx, 1 + n_given));
@@ -250,7 +219,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         sqlite3_snprintf(sizeof nm, nm, "x%d", i + 1);
         int rc = cx_value_number(argv[1 + i], 1, &v, &err);
         if (rc < 0) {
-            rc = vt_error(cur, cx_arg_errmsg(fn, i + 2, nm, "%s", err ? err : "?"));
+            rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, i + 2, nm, "%s", err ? err : "?"));
             sqlite3_free(err);
             return rc;
         }
@@ -262,13 +231,13 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         char *err = NULL;
         int rc = cx_value_number(argv[1 + dx], 0, &level, &err);
         if (rc < 0) {
-            rc = vt_error(cur, cx_arg_errmsg(fn, dx + 2, "level", "%s", err ? err : "?"));
+            rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, dx + 2, "level", "%s", err ? err : "?"));
             sqlite3_free(err);
             return rc;
         }
         if (rc == CX_VAL_NULL) has_null = 1;
         else if (!(level > 0.0 && level < 1.0))
-            return vt_error(cur, cx_arg_errmsg(fn, dx + 2, "level",
+            return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, dx + 2, "level",
                                                "expected a probability in the open interval (0, 1), "
                                                "found %.15g",
                                                level));
@@ -279,7 +248,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     int rc = cx_predict_one(c, st, x, mean, sd, &err);
     if (rc) {
         if (rc == SQLITE_NOMEM) return SQLITE_NOMEM;
-        rc = vt_error(cur, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
+        rc = cx_tvf_error(&cur->base, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
         sqlite3_free(err);
         return rc;
     }

@@ -9,7 +9,8 @@
  *                         created TEXT)
  *     in the user's main database.  cmanp_model_load creates it if needed.
  * R2. cmanp_model_load(name, path) reads a safetensors file, validates it as
- *     a model (every check of the engine's loader), and inserts or replaces
+ *     a model of its family (R8; every check of that family's loader), and
+ *     inserts or replaces
  *     the row `name` (weights = the file's bytes, config = canonical JSON,
  *     fingerprint = 16 hex digits, created = UTC ISO-8601).  Returns the
  *     fingerprint.  DIRECTONLY: it reads files.
@@ -18,8 +19,8 @@
  *     size in bytes.  DIRECTONLY: it writes files.
  * R4. cmanp_model_info(name) returns JSON: name, fingerprint, n_params,
  *     bytes (of the weights BLOB), dim_x, dim_y, state_bytes, config.
- * R5. A model is parsed once per connection and cached (up to 8 models,
- *     least recently used evicted), never per row.  Within a statement a
+ * R5. A model is parsed once per connection and cached (up to 8 models per
+ *     family, least recently used evicted), never per row.  Within a statement a
  *     constant model name is resolved once (aux data).  Across statements
  *     a cached model is reused as long as the validation tokens
  *     (sqlite3_total_changes64, SQLITE_FCNTL_DATA_VERSION of main) are
@@ -35,6 +36,10 @@
  *     file that cannot be read or is not a valid model (the engine's
  *     message); a registry row whose weights are not a BLOB or not a valid
  *     model; a state whose fingerprint is not registered.
+ * R8. Families: CMANP and CMHP models (ext/cmhp_sql.c) share the table, the
+ *     cache and this code; a row's __metadata__ config says which it is.  A
+ *     function of one family given a row of the other says so ("... is a
+ *     CMHP model, not a CMANP model; use it with the cmhp_* functions").
  *
  * Known limit: a registry change made by this connection inside an open
  * transaction that changes no rows (e.g. DROP TABLE cmanp_models) is noticed
@@ -56,8 +61,7 @@ void cx_model_ref(cx_model *m) { m->ref++; }
 
 void cx_model_unref(cx_model *m) {
     if (!m || --m->ref > 0) return;
-    cmanp_cond_free(m->spare_cond);
-    cmanp_model_free(m->m);
+    if (m->family) m->family->unload(m);
     sqlite3_free(m->name);
     sqlite3_free(m);
 }
@@ -77,11 +81,13 @@ void cx_models_clear(cx_conn *c) {
     while (c->models) unlink_model(c, c->models);
 }
 
-int cx_models_count(const cx_conn *c) {
+int cx_registry_count(const cx_conn *c, const cx_family *f) {
     int n = 0;
-    for (const cx_model *m = c->models; m; m = m->next) n++;
+    for (const cx_model *m = c->models; m; m = m->next) n += m->family == f;
     return n;
 }
+
+int cx_models_count(const cx_conn *c) { return cx_registry_count(c, &cx_family_cmanp); }
 
 static void touch(cx_conn *c, cx_model *m) { m->last_use = ++c->tick; }
 
@@ -91,13 +97,14 @@ static cx_model *find_name(cx_conn *c, const char *name) {
     return NULL;
 }
 
-static cx_model *find_fp(cx_conn *c, uint64_t fp) {
+static cx_model *find_fp(cx_conn *c, const cx_family *f, uint64_t fp) {
     for (cx_model *m = c->models; m; m = m->next)
-        if (m->m->fingerprint == fp) return m;
+        if (m->family == f && m->fingerprint == fp) return m;
     return NULL;
 }
 
-/* Insert (the list takes the caller's reference... plus one for the caller). */
+/* Insert (the list takes the caller's reference).  Each family keeps up to
+ * CX_MODEL_CACHE models, its least recently used evicted. */
 static void insert_model(cx_conn *c, cx_model *m) {
     cx_model *old = find_name(c, m->name);
     if (old) unlink_model(c, old);
@@ -105,30 +112,104 @@ static void insert_model(cx_conn *c, cx_model *m) {
     c->models = m;
     m->cached = 1;
     touch(c, m);
-    if (cx_models_count(c) > CX_MODEL_CACHE) {
+    if (cx_registry_count(c, m->family) > CX_MODEL_CACHE) {
         cx_model *lru = NULL;
         for (cx_model *p = c->models; p; p = p->next)
-            if (!lru || p->last_use < lru->last_use) lru = p;
+            if (p->family == m->family && (!lru || p->last_use < lru->last_use)) lru = p;
         unlink_model(c, lru);
     }
 }
 
-static cx_model *new_entry(const char *name, cmanp_model *mm, const void *blob, sqlite3_int64 len) {
+/* A new entry (one reference) for weights of family f parsed from st; an
+ * SQLite code and *why (the engine's message) on failure. */
+static int new_entry(const cx_family *f, const char *name, const cmanp_st *st, const void *blob,
+                     sqlite3_int64 len, cx_model **out, cmanp_err *why) {
+    *out = NULL;
     cx_model *m = sqlite3_malloc64(sizeof *m);
-    if (!m) return NULL;
+    if (!m) return SQLITE_NOMEM;
     memset(m, 0, sizeof *m);
+    m->ref = 1;
     m->name = sqlite3_mprintf("%s", name);
     if (!m->name) {
         sqlite3_free(m);
-        return NULL;
+        return SQLITE_NOMEM;
     }
-    m->ref = 1;
-    m->m = mm;
+    int rc = f->load(m, st, why);
+    if (rc) {
+        cx_model_unref(m); /* family still NULL: nothing of the model to unload */
+        return rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+    }
+    m->family = f;
     m->blob_hash = cmanp_hash64(blob, (size_t)len, 0);
     m->blob_len = len;
-    sqlite3_snprintf(sizeof m->fp_hex, m->fp_hex, "%016llx", (unsigned long long)mm->fingerprint);
-    return m;
+    sqlite3_snprintf(sizeof m->fp_hex, m->fp_hex, "%016llx", (unsigned long long)m->fingerprint);
+    *out = m;
+    return SQLITE_OK;
 }
+
+/* ------------------------------------------------------------ families */
+
+int cx_family_add(cx_conn *c, const cx_family *f) {
+    if (c->n_families >= (int)(sizeof c->families / sizeof c->families[0])) return SQLITE_ERROR;
+    c->families[c->n_families++] = f;
+    return SQLITE_OK;
+}
+
+/* The family of weights whose __metadata__ config is cfg (NULL: none, the
+ * asked-for family's loader says what is missing). */
+static const cx_family *family_of(const cx_conn *c, const char *cfg, const cx_family *asked) {
+    if (!cfg) return asked;
+    for (int i = 0; i < c->n_families; i++)
+        if (c->families[i]->claims(cfg)) return c->families[i];
+    return &cx_family_cmanp;
+}
+
+static int cmanp_claims(const char *cfg) {
+    (void)cfg;
+    return 1; /* the default: every row no other family claims */
+}
+
+static int cmanp_load(cx_model *m, const cmanp_st *st, cmanp_err *e) {
+    int rc = cmanp_model_from_st(&m->m, st, e);
+    if (!rc) m->fingerprint = m->m->fingerprint;
+    return rc;
+}
+
+static void cmanp_unload(cx_model *m) {
+    cmanp_cond_free(m->spare_cond);
+    cmanp_model_free(m->m);
+}
+
+static void cmanp_describe(const cx_model *m, char *cfg, size_t cap, sqlite3_int64 *n_params) {
+    cmanp_config_to_json(&m->m->cfg, cfg, cap);
+    *n_params = (sqlite3_int64)m->m->layout.n_params;
+}
+
+static void cmanp_tally(cx_counters *n, int parsed) {
+    if (parsed)
+        n->models_parsed++;
+    else
+        n->model_cache_hits++;
+}
+
+static char *cmanp_row_invalid(const char *name, const char *why) {
+    return sqlite3_mprintf(REGISTRY " row '%s' is not a valid model: %s", name, why);
+}
+
+static char *cmanp_file_invalid(const char *path, const char *why) {
+    return sqlite3_mprintf("'%s' is not a valid cmanp model: %s", path, why);
+}
+
+static char *cmanp_wrong_family(const char *name, const cx_family *actual) {
+    return sqlite3_mprintf(REGISTRY " row '%s' is a %s model, not a CMANP model; use it with the "
+                           "%s functions",
+                           name, actual->name, actual->functions);
+}
+
+const cx_family cx_family_cmanp = {
+    "CMANP", "cmanp_*", cmanp_claims, cmanp_load, cmanp_unload, cmanp_describe, cmanp_tally,
+    cmanp_row_invalid, cmanp_file_invalid, cmanp_wrong_family,
+};
 
 /* ----------------------------------------------------------- registry I/O */
 
@@ -176,27 +257,35 @@ static int read_weights(cx_conn *c, const char *name, sqlite3_stmt **st, const v
     }
     *blob = sqlite3_column_blob(*st, 0);
     *len = sqlite3_column_bytes(*st, 0);
-    if (!*blob) {
+    if (!*blob && *len > 0) { /* an empty BLOB is NULL too, and not a model */
         *err = sqlite3_mprintf("out of memory");
         return SQLITE_NOMEM;
     }
     return SQLITE_ROW;
 }
 
-int cx_model_by_name(cx_conn *c, const char *name, cx_model **out, char **err) {
+/* A cached entry found valid for a lookup of family f: a new reference, or
+ * the message that the row belongs to another family. */
+static int hit(cx_conn *c, const cx_family *f, cx_model *e, cx_model **out, char **err) {
+    if (e->family != f) {
+        *err = f->wrong_family(e->name, e->family);
+        return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    f->tally(&c->n, 0);
+    touch(c, e);
+    cx_model_ref(e);
+    *out = e;
+    return SQLITE_OK;
+}
+
+int cx_registry_get(cx_conn *c, const cx_family *f, const char *name, cx_model **out, char **err) {
     *out = NULL;
     *err = NULL;
     sqlite3_int64 ch;
     unsigned dv;
     cx_tokens(c, &ch, &dv);
     cx_model *e = find_name(c, name);
-    if (e && e->name_ok && e->name_changes == ch && e->name_dv == dv) {
-        c->n.model_cache_hits++;
-        touch(c, e);
-        cx_model_ref(e);
-        *out = e;
-        return SQLITE_OK;
-    }
+    if (e && e->name_ok && e->name_changes == ch && e->name_dv == dv) return hit(c, f, e, out, err);
     sqlite3_stmt *st = NULL;
     const void *blob;
     sqlite3_int64 len;
@@ -211,29 +300,31 @@ int cx_model_by_name(cx_conn *c, const char *name, cx_model **out, char **err) {
         e->name_ok = 1;
         e->name_changes = ch;
         e->name_dv = dv;
-        c->n.model_cache_hits++;
-        touch(c, e);
-        cx_model_ref(e);
-        *out = e;
-        return SQLITE_OK;
+        return hit(c, f, e, out, err);
     }
-    cmanp_model *mm;
+    cmanp_st sf;
     cmanp_err ee = {0};
-    rc = cmanp_model_load_bytes(&mm, blob, (size_t)len, &ee);
-    if (rc) {
-        sqlite3_finalize(st);
-        *err = rc == CMANP_ENOMEM ? sqlite3_mprintf("out of memory")
-                                  : sqlite3_mprintf(REGISTRY " row '%s' is not a valid model: %s", name, ee.msg);
-        return rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+    cx_model *m = NULL;
+    rc = cmanp_st_parse(&sf, blob, (size_t)len, 0, &ee);
+    if (rc == CMANP_OK) {
+        const cx_family *actual = family_of(c, cmanp_st_meta(&sf, "config"), f);
+        if (actual != f) {
+            cmanp_st_free(&sf);
+            sqlite3_finalize(st);
+            *err = f->wrong_family(name, actual);
+            return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+        }
+        rc = new_entry(f, name, &sf, blob, len, &m, &ee);
+        cmanp_st_free(&sf);
+    } else {
+        rc = rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
     }
-    c->n.models_parsed++;
-    cx_model *m = new_entry(name, mm, blob, len);
     sqlite3_finalize(st);
-    if (!m) {
-        cmanp_model_free(mm);
-        *err = sqlite3_mprintf("out of memory");
-        return SQLITE_NOMEM;
+    if (rc) {
+        *err = rc == SQLITE_NOMEM ? sqlite3_mprintf("out of memory") : f->row_invalid(name, ee.msg);
+        return rc;
     }
+    f->tally(&c->n, 1);
     m->name_ok = 1;
     m->name_changes = ch;
     m->name_dv = dv;
@@ -241,6 +332,10 @@ int cx_model_by_name(cx_conn *c, const char *name, cx_model **out, char **err) {
     cx_model_ref(m);
     *out = m;
     return SQLITE_OK;
+}
+
+int cx_model_by_name(cx_conn *c, const char *name, cx_model **out, char **err) {
+    return cx_registry_get(c, &cx_family_cmanp, name, out, err);
 }
 
 /* SQLITE_ROW with *name set (sqlite3_malloc'd) when a row has fingerprint fp. */
@@ -287,24 +382,34 @@ static char *unregistered_msg(const char *fp_hex, char *cause) {
     return m;
 }
 
+/* The name of the row with fingerprint fp_hex (SQLITE_ROW), or an SQLite
+ * code with the message that the state's model is not registered. */
+static int registered_name(cx_conn *c, const char *fp_hex, char **name, char **err) {
+    char *cause = NULL;
+    int rc = name_of_fp(c, fp_hex, name, &cause);
+    if (rc == SQLITE_ROW) return rc;
+    sqlite3_free(*name);
+    *name = NULL;
+    if (rc == SQLITE_NOMEM) {
+        sqlite3_free(cause);
+        return SQLITE_NOMEM;
+    }
+    *err = unregistered_msg(fp_hex, cause);
+    return SQLITE_ERROR;
+}
+
 int cx_model_still_registered(cx_conn *c, cx_model *m, char **err) {
     *err = NULL;
     sqlite3_int64 ch;
     unsigned dv;
     cx_tokens(c, &ch, &dv);
     if (m->fp_ok && m->fp_changes == ch && m->fp_dv == dv) return SQLITE_OK;
-    char *name = NULL, *cause = NULL;
-    int rc = name_of_fp(c, m->fp_hex, &name, &cause);
+    char *name = NULL;
+    int rc = registered_name(c, m->fp_hex, &name, err);
     sqlite3_free(name);
     if (rc != SQLITE_ROW) {
         m->fp_ok = 0;
-        if (rc == SQLITE_NOMEM) {
-            sqlite3_free(cause);
-            *err = NULL;
-            return SQLITE_NOMEM;
-        }
-        *err = unregistered_msg(m->fp_hex, cause);
-        return SQLITE_ERROR;
+        return rc;
     }
     m->fp_ok = 1;
     m->fp_changes = ch;
@@ -312,38 +417,26 @@ int cx_model_still_registered(cx_conn *c, cx_model *m, char **err) {
     return SQLITE_OK;
 }
 
-int cx_model_by_fingerprint(cx_conn *c, uint64_t fp, cx_model **out, char **err) {
+int cx_registry_get_fp(cx_conn *c, const cx_family *f, uint64_t fp, cx_model **out, char **err) {
     *out = NULL;
     *err = NULL;
-    cx_model *e = find_fp(c, fp);
+    cx_model *e = find_fp(c, f, fp);
     if (e) {
         int rc = cx_model_still_registered(c, e, err);
         if (rc) return rc;
-        c->n.model_cache_hits++;
-        touch(c, e);
-        cx_model_ref(e);
-        *out = e;
-        return SQLITE_OK;
+        return hit(c, f, e, out, err);
     }
-    char hex[17], *name = NULL, *cause = NULL;
+    char hex[17], *name = NULL;
     sqlite3_snprintf(sizeof hex, hex, "%016llx", (unsigned long long)fp);
-    int rc = name_of_fp(c, hex, &name, &cause);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_NOMEM) {
-            sqlite3_free(cause);
-            *err = NULL;
-            return SQLITE_NOMEM;
-        }
-        *err = unregistered_msg(hex, cause);
-        return SQLITE_ERROR;
-    }
+    int rc = registered_name(c, hex, &name, err);
+    if (rc != SQLITE_ROW) return rc;
     cx_model *m;
-    rc = cx_model_by_name(c, name, &m, err);
+    rc = cx_registry_get(c, f, name, &m, err);
     if (rc) {
         sqlite3_free(name);
         return rc;
     }
-    if (m->m->fingerprint != fp) {
+    if (m->fingerprint != fp) {
         *err = sqlite3_mprintf(REGISTRY " row '%s' claims fingerprint %s but its weights have "
                                "fingerprint %s",
                                name, hex, m->fp_hex);
@@ -362,8 +455,12 @@ int cx_model_by_fingerprint(cx_conn *c, uint64_t fp, cx_model **out, char **err)
     return SQLITE_OK;
 }
 
-cx_model *cx_model_arg(sqlite3_context *ctx, cx_conn *c, const char *fn, int argi,
-                       sqlite3_value *v) {
+int cx_model_by_fingerprint(cx_conn *c, uint64_t fp, cx_model **out, char **err) {
+    return cx_registry_get_fp(c, &cx_family_cmanp, fp, out, err);
+}
+
+cx_model *cx_registry_arg(sqlite3_context *ctx, cx_conn *c, const cx_family *f, const char *fn,
+                          int argi, sqlite3_value *v) {
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
         char *what = cx_describe_value(v);
         cx_arg_error(ctx, fn, argi, "model", "expected a model name (TEXT), found %s", what ? what : "?");
@@ -376,25 +473,26 @@ cx_model *cx_model_arg(sqlite3_context *ctx, cx_conn *c, const char *fn, int arg
         return NULL;
     }
     cx_model *aux = sqlite3_get_auxdata(ctx, argi - 1);
-    if (aux && strcmp(aux->name, name) == 0) {
-        c->n.model_cache_hits++;
+    if (aux && aux->family == f && strcmp(aux->name, name) == 0) {
+        f->tally(&c->n, 0);
         cx_model_ref(aux);
         return aux;
     }
     cx_model *m;
     char *err;
-    int rc = cx_model_by_name(c, name, &m, &err);
+    int rc = cx_registry_get(c, f, name, &m, &err);
     if (rc) {
-        if (rc == SQLITE_NOMEM)
-            sqlite3_result_error_nomem(ctx);
-        else
-            cx_arg_error(ctx, fn, argi, "model", "%s", err ? err : "?");
-        sqlite3_free(err);
+        cx_arg_fail(ctx, fn, argi, "model", rc, err);
         return NULL;
     }
     cx_model_ref(m);
     sqlite3_set_auxdata(ctx, argi - 1, m, (void (*)(void *))cx_model_unref);
     return m;
+}
+
+cx_model *cx_model_arg(sqlite3_context *ctx, cx_conn *c, const char *fn, int argi,
+                       sqlite3_value *v) {
+    return cx_registry_arg(ctx, c, &cx_family_cmanp, fn, argi, v);
 }
 
 int cx_cond_borrow(cx_model *m, cmanp_cond **out, cmanp_err *e) {
@@ -470,15 +568,22 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, int i, const c
     return s;
 }
 
+/* The (name, path) arguments of cmanp_model_load / _save: 0 when both are
+ * non-empty TEXT, else the error is reported. */
+static int name_path_args(sqlite3_context *ctx, const char *fn, sqlite3_value **argv,
+                          const char **name, const char **path) {
+    *name = text_arg(ctx, fn, 1, "name", "a model name", argv[0]);
+    *path = *name ? text_arg(ctx, fn, 2, "path", "a file path", argv[1]) : NULL;
+    return *path ? 0 : -1;
+}
+
 /* R2 */
 void cx_fn_model_load(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "cmanp_model_load";
     cx_conn *c = conn_of(ctx);
     (void)argc;
-    const char *name = text_arg(ctx, fn, 1, "name", "a model name", argv[0]);
-    if (!name) return;
-    const char *path = text_arg(ctx, fn, 2, "path", "a file path", argv[1]);
-    if (!path) return;
+    const char *name, *path;
+    if (name_path_args(ctx, fn, argv, &name, &path)) return;
     unsigned char *buf;
     sqlite3_int64 len;
     char *err = NULL;
@@ -488,30 +593,39 @@ void cx_fn_model_load(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_free(err);
         return;
     }
-    cmanp_model *mm;
+    /* The file's config picks the family (R2, ext/cmhp_sql.c Q1); a file
+     * that does not even parse gets the CMANP loader's message. */
+    cmanp_st sf;
     cmanp_err ee = {0};
-    if ((rc = cmanp_model_load_bytes(&mm, buf, (size_t)len, &ee))) {
+    const cx_family *f = &cx_family_cmanp;
+    cx_model *m = NULL;
+    rc = cmanp_st_parse(&sf, buf, (size_t)len, 0, &ee);
+    if (rc == CMANP_OK) {
+        f = family_of(c, cmanp_st_meta(&sf, "config"), f);
+        rc = new_entry(f, name, &sf, buf, len, &m, &ee);
+        cmanp_st_free(&sf);
+    } else {
+        rc = rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+    }
+    if (rc) {
         sqlite3_free(buf);
-        if (rc == CMANP_ENOMEM)
+        if (rc == SQLITE_NOMEM) {
             sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        char *msg = f->file_invalid(path, ee.msg);
+        if (msg)
+            cx_arg_error(ctx, fn, 2, "path", "%s", msg);
         else
-            cx_arg_error(ctx, fn, 2, "path", "'%s' is not a valid cmanp model: %s", path, ee.msg);
+            sqlite3_result_error_nomem(ctx);
+        sqlite3_free(msg);
         return;
     }
-    c->n.models_parsed++;
-    cx_model *m = new_entry(name, mm, buf, len);
-    if (!m) {
-        cmanp_model_free(mm);
-        sqlite3_free(buf);
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
-    char cfg[512];
-    cmanp_config_to_json(&mm->cfg, cfg, sizeof cfg);
-    rc = sqlite3_exec(c->db,
-                      "CREATE TABLE IF NOT EXISTS " REGISTRY "(name TEXT PRIMARY KEY, weights BLOB NOT "
-                      "NULL, config TEXT, fingerprint TEXT, n_params INTEGER, created TEXT)",
-                      NULL, NULL, NULL);
+    f->tally(&c->n, 1);
+    char cfg[1024];
+    sqlite3_int64 n_params;
+    f->describe(m, cfg, sizeof cfg, &n_params);
+    rc = sqlite3_exec(c->db, CX_REGISTRY_SCHEMA, NULL, NULL, NULL);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(c->db,
@@ -524,7 +638,7 @@ void cx_fn_model_load(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_bind_blob64(st, 2, buf, (sqlite3_uint64)len, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, cfg, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, m->fp_hex, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)mm->layout.n_params);
+        sqlite3_bind_int64(st, 5, n_params);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
@@ -549,10 +663,8 @@ void cx_fn_model_save(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "cmanp_model_save";
     cx_conn *c = conn_of(ctx);
     (void)argc;
-    const char *name = text_arg(ctx, fn, 1, "name", "a model name", argv[0]);
-    if (!name) return;
-    const char *path = text_arg(ctx, fn, 2, "path", "a file path", argv[1]);
-    if (!path) return;
+    const char *name, *path;
+    if (name_path_args(ctx, fn, argv, &name, &path)) return;
     sqlite3_stmt *st = NULL;
     const void *blob;
     sqlite3_int64 len;

@@ -84,7 +84,7 @@
  * TMPDIR or /tmp): the engine writes and reads checkpoints as files.  It is
  * removed when the call returns.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, fileno, clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, fileno */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -92,7 +92,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmanp_ext.h"
@@ -927,10 +926,7 @@ static int write_model(sqlite3 *db, const char *name, cmanp_trainer *t, char *fp
         *err = sqlite3_mprintf(FN ": cannot serialise the model: %s", e.msg);
         return SQLITE_ERROR;
     }
-    int rc = exec_sql(db,
-                      "CREATE TABLE IF NOT EXISTS " REGISTRY "(name TEXT PRIMARY KEY, weights BLOB NOT "
-                      "NULL, config TEXT, fingerprint TEXT, n_params INTEGER, created TEXT)",
-                      "cannot create " REGISTRY, err);
+    int rc = exec_sql(db, CX_REGISTRY_SCHEMA, "cannot create " REGISTRY, err);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK) {
         rc = sqlite3_prepare_v2(db,
@@ -973,33 +969,13 @@ typedef struct prog {
     const char *name;
 } prog;
 
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fmt_duration(double s, char *buf, size_t cap) {
-    if (!(s >= 0) || s > 1e8) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60)
-        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, cap, "%lds", t);
-}
-
 /* As cmanp-train: on a terminal one line rewritten at most 4 times a
  * second (checkpoints and the last line always), else a line every
  * `report` steps and at checkpoints. */
 static int prog_show(prog *p, int64_t step, int64_t steps, double loss, double avg, double lr,
                      double sps, int ck, int final) {
     if (!p->on) return 0;
-    double now = mono_s();
+    double now = cmanp_clock_now();
     if (!final && !ck) {
         if (p->tty ? now - p->last_print < 0.25 : step % p->report != 0) return 0;
     }
@@ -1011,7 +987,7 @@ static int prog_show(prog *p, int64_t step, int64_t steps, double loss, double a
     p->last_print = now;
     p->last_step = step;
     char eta[32];
-    fmt_duration(sps > 0 ? (double)(steps - step) / sps : -1, eta, sizeof eta);
+    cmanp_duration_format(sps > 0 ? (double)(steps - step) / sps : -1, eta, sizeof eta);
     fprintf(stderr,
             "%s" FN " '%s': step %lld/%lld  loss %.4f (avg %.4f)  lr %.3g  %.2f steps/s  ETA %s%s%s",
             p->tty ? "\r\033[K" : "", p->name, (long long)step, (long long)steps, loss, avg, lr, sps,
@@ -1374,7 +1350,7 @@ void cx_fn_train(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                     cmanp_trainer_model(t)->layout.n_params, o->source);
     }
     if ((rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &probe, NULL))) goto out;
-    const double t0 = mono_s();
+    const double t0 = cmanp_clock_now();
     double lsum = 0, wsum = 0, last = NAN;
     int64_t n_run = 0, wn = 0, n_ck = 0, ck_at = ck_blob ? ck_step : -1;
     int step_rc = CMANP_OK;
@@ -1406,7 +1382,7 @@ void cx_fn_train(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
             ck_at = s;
             ck = 1;
         }
-        double dt = mono_s() - t0;
+        double dt = cmanp_clock_now() - t0;
         /* "avg": the mean loss since the previous line */
         if (prog_show(&P, s, total, loss, wsum / (double)wn, cmanp_adam_lr(&ao, s - 1),
                       dt > 0 ? (double)n_run / dt : 0, ck, 0)) {
@@ -1414,7 +1390,7 @@ void cx_fn_train(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
             wn = 0;
         }
     }
-    const double secs = mono_s() - t0;
+    const double secs = cmanp_clock_now() - t0;
     const int64_t done = cmanp_trainer_steps_done(t);
     sqlite3_finalize(probe);
     probe = NULL;

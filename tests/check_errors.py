@@ -10,6 +10,14 @@ can return, and nothing else (ctest docs.errors).
   E3. No message format of ext/ (built by SQLite's printf) uses %zu, %jd or
       %td: SQLite's printf has no such length modifiers (its %z is a string
       it frees), so the argument would be read as a pointer.
+  E4. Every error the SQL regression tests print (tests/sql/*.expected:
+      "Runtime error: ...", "Parse error: ...", "Error: ...") matches a
+      message of docs/errors.md -- the whole message, or the part after
+      "<function>: " or "<function>: argument <i> (<name>): " -- or one of
+      SQLite's own messages in its table there.  This checks the output, so
+      it also sees messages the source scan below cannot (built in pieces,
+      or kept in data).
+  E5. Every entry of NOT_MESSAGES still exists in the code.
 
 What counts as an error format string: the format argument (a string
 literal, possibly concatenated with string macros such as REGISTRY) of
@@ -17,17 +25,22 @@ literal, possibly concatenated with string macros such as REGISTRY) of
   cx_error(ctx, FMT, ...)            cx_arg_error(ctx, fn, i, name, FMT, ...)
   cx_arg_errmsg(fn, i, name, FMT, ...)   sqlite3_result_error(ctx, FMT, n)
   any other *_err(FMT, ...) / *_errmsg(FMT, ...) helper defined in ext/
-  sqlite3_mprintf(FMT, ...) (or pApi->mprintf) when the statement stores or returns an error
-      (it mentions err / Err / ErrMsg, vt_error, gt_error, or the function's
-      name ends in _msg / _err)
+  sqlite3_mprintf(FMT, ...) (or pApi->mprintf): every one, fail-closed; the
+      few formats that are not messages (value descriptions and fragments
+      that other messages nest) are listed in NOT_MESSAGES below
 Formats without any word (e.g. "%s: %s") only compose other messages and are
 skipped.
 
 Comparison: printf conversions (%s, %lld, %.*s, %!.15g, %q, ... ; %% is a
 literal %) and, in docs/errors.md, placeholders <like this> both become one
 wildcard, so `no model named '<name>' in main.cmanp_models` matches
-"no model named '%s' in " REGISTRY.  The tables checked are those whose
-header row is exactly
+"no model named '%s' in " REGISTRY.  A wildcard on either side may also stand
+for literal text on the other: the engine's shared checks word some messages
+with a %s for the kind ("%s BLOB is corrupt (checksum mismatch)"), which the
+docs list once per kind ("state BLOB is corrupt ...", "cmhp state BLOB is
+corrupt ...").  For E2 only, a listed message may also be found in any string
+literal of the scanned sources (messages kept in tables of data).  The tables
+checked are those whose header row is exactly
   | function | message | cause | fix |
 and the message is the code span (`...`) in the second cell; a literal | in
 a message is written \\|.
@@ -46,6 +59,17 @@ DOC = os.path.join(SRC, "docs", "errors.md")
 CONV = re.compile(r"%(?:%|[-+ #0!,]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGcspqQwzn])")
 PRI = {"PRId64": "lld", "PRIu64": "llu", "PRIx64": "llx", "PRIi64": "lli"}
 WILD = "\u2039\u203a"  # the wildcard both sides are normalised to
+
+# Formats of sqlite3_mprintf that are not error messages: pieces that other
+# messages nest (value descriptions, "<function>: argument <i> (<name>):
+# <message>" itself, the subject of a message).  E5 keeps this list current.
+NOT_MESSAGES = {
+    "%s: argument %d (%s): %s",          # ext/util.c: the argument prefix (docs: "How messages are built")
+    "NULL", "INTEGER %lld", "REAL %!.15g", "TEXT '%!.21q...'", "TEXT '%q'",
+    "a BLOB of %d byte%s",               # ext/util.c: <value>
+    "the string '%!.21q...'", "the string '%q'", "an object", "an array",  # ext/train_sql.c: option values
+    "main.cmanp_models row '%s'",        # ext/cmhp_sql.c: the subject of "<what> is not a valid CMHP model"
+}
 
 # call name -> index of the format argument
 FIXED = {"cmanp_err_set": 2, "cmanp_err_prefix": 1, "cx_error": 1, "cx_arg_error": 4,
@@ -134,19 +158,6 @@ def literal(arg, macros):
     return "".join(out)
 
 
-def enclosing_function(text, pos):
-    best = None
-    for m in re.finditer(r"^[A-Za-z_][\w \*]*?\b(\w+)\s*\([^;{]*\)\s*\{", text[:pos], re.M):
-        best = m.group(1)
-    return best or ""
-
-
-def statement_around(text, pos):
-    a = max(text.rfind(";", 0, pos), text.rfind("{", 0, pos), text.rfind("}", 0, pos))
-    b = text.find(";", pos)
-    return text[a + 1:b if b >= 0 else len(text)]
-
-
 def formats_in(path):
     raw = open(path, encoding="utf-8").read()
     text = strip_comments(raw)
@@ -162,11 +173,7 @@ def formats_in(path):
         elif name in helpers:
             k = 0
         elif name in ("sqlite3_mprintf", "mprintf"):  # mprintf: pApi->mprintf in the entry point
-            k = 0
-            st = statement_around(text, m.start())
-            fn = enclosing_function(text, m.start())
-            if not (re.search(r"err|Err|vt_error|gt_error", st) or re.search(r"_(msg|err)$", fn)):
-                continue
+            k = 0  # every one: a format that is not a message is listed in NOT_MESSAGES
         else:
             continue
         # skip the definitions / prototypes of the helpers themselves
@@ -247,16 +254,94 @@ def doc_messages():
     return rows, bad
 
 
+def wild_regex(normed):
+    """A regex for a normalised message: each wildcard matches any text."""
+    return re.compile(".*".join(re.escape(p) for p in normed.split(WILD)), re.S)
+
+
+def covers(a, b):
+    """Message a (normalised) matches b: equal, or each wildcard of a stands
+    for a few words of b (at most three: "state", "cmhp state", ...) or for
+    b's own wildcards -- a %s that holds a whole clause in the code is not
+    taken to cover a message listed with that clause spelt out."""
+    if a == b:
+        return True
+    if WILD not in a:
+        return False
+    few = r"(?:[^ ]*(?: [^ ]*){0,2})"
+    rx = few.join(re.escape(p) for p in a.split(WILD))
+    return re.fullmatch(rx, b, re.S) is not None
+
+
+def string_literals(path):
+    """Every string literal of a C file, adjacent literals joined."""
+    text = strip_comments(open(path, encoding="utf-8").read())
+    out = []
+    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"(?:\s*"(?:[^"\\\n]|\\.)*")*', text):
+        out.append(unescape("".join(re.findall(r'"((?:[^"\\\n]|\\.)*)"', m.group(0)))))
+    return out
+
+
+def sqlite_messages():
+    """The code spans of the first cell of the 'SQLite message' table."""
+    out, in_table = [], False
+    for line in open(DOC, encoding="utf-8"):
+        s = line.strip()
+        if re.match(r"^\|\s*SQLite message\s*\|", s):
+            in_table = True
+            continue
+        if not s.startswith("|"):
+            in_table = False
+            continue
+        if in_table and not re.match(r"^\|[\s\-:|]+\|$", s):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", s)[1:-1]]
+            out += [norm_doc(c) for c in re.findall(r"`([^`]+)`", cells[0])]
+    return out
+
+
+def expected_errors():
+    """(message, where) for every error line of tests/sql/*.expected."""
+    out = []
+    for p in sorted(glob.glob(os.path.join(SRC, "tests", "sql", "*.expected"))):
+        for i, line in enumerate(open(p, encoding="utf-8", errors="replace"), 1):
+            m = re.match(r"^(?:Runtime error|Parse error|Error)(?: near line \d+)?: (.*?)(?: \(\d+\))?$",
+                         line.rstrip("\n"))  # " (8)": the shell's extended result code
+            if m:
+                out.append((m.group(1), "%s:%d" % (os.path.relpath(p, SRC), i)))
+    return out
+
+
+PREFIX = re.compile(r"^([a-z_0-9]+): (?:argument \d+ \([^()]*\): )?(.*)$", re.S)
+
+
 def main():
     files = sorted(glob.glob(os.path.join(SRC, "ext", "*.c"))) + reachable_engine_files()
-    code = {}
+    code, seen_not = {}, set()
     for p in files:
         for fmt, where in formats_in(p):
-            if has_words(fmt):
+            if fmt in NOT_MESSAGES:
+                seen_not.add(fmt)
+            elif has_words(fmt):
                 code.setdefault(norm_code(fmt), (fmt, where))
     docs, bad = doc_messages()
-    missing = sorted(set(code) - set(docs), key=lambda k: code[k][1])
-    stale = sorted(set(docs) - set(code), key=lambda k: docs[k])
+    missing = sorted((k for k in code if not any(covers(k, d) or covers(d, k) for d in docs)),
+                     key=lambda k: code[k][1])
+    literals = [norm_code(x) for p in files for x in string_literals(p)]
+    def in_literals(d):  # also "<label>: <a literal>" (a prefix joined by "%s: %s")
+        tails = [d] + ([d.split(": ", 1)[1]] if ": " in d else [])
+        return any(covers(t, x) or covers(x, t) for t in tails for x in literals if re.search("[A-Za-z]{2}", x))
+    stale = sorted((d for d in docs if not any(covers(k, d) or covers(d, k) for k in code)
+                    and not in_literals(d)), key=lambda k: docs[k])
+    # E4: what the SQL tests print
+    known = list(docs) + sqlite_messages()
+    unlisted = []
+    for msg, where in expected_errors():
+        cands = [msg]
+        m = PREFIX.match(msg)
+        if m:
+            cands.append(m.group(2))
+        if not any(wild_regex(k).fullmatch(c) for k in known for c in cands):
+            unlisted.append((msg, where))
     if "--missing" in sys.argv:
         for k in missing:
             fmt, where = code[k]
@@ -275,11 +360,16 @@ def main():
         bad.append("E1 %s: message not in docs/errors.md: %r" % (where, fmt))
     for k in stale:
         bad.append("E2 docs/errors.md:%d: message no longer in the code: %s" % (docs[k], k.replace(WILD, "<>")))
+    for msg, where in unlisted:
+        bad.append("E4 %s: error not in docs/errors.md: %s" % (where, msg))
+    for fmt in sorted(NOT_MESSAGES - seen_not):
+        bad.append("E5 NOT_MESSAGES entry no longer in the code: %r" % fmt)
     for b in bad:
         print("FAIL " + b)
-    print("%d error messages in %d files (%d engine files reach SQL), %d listed in docs/errors.md: %s"
+    print("%d error messages in %d files (%d engine files reach SQL), %d listed in docs/errors.md, "
+          "%d errors printed by tests/sql: %s"
           % (len(code), len(files), len(files) - len(glob.glob(os.path.join(SRC, "ext", "*.c"))),
-             len(docs), "FAILED" if bad else "ok"))
+             len(docs), len(expected_errors()), "FAILED" if bad else "ok"))
     return 1 if bad else 0
 
 

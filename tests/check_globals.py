@@ -29,6 +29,8 @@ ALLOWED = {
     "g_attempts": "atomic fault-injection counter (tests only)",
     "g_fail_at": "atomic fault-injection setting (tests only)",
     "g_fail_persistent": "atomic fault-injection setting (tests only)",
+    # engine/ops.c
+    "g_work": "_Thread_local work counters (cmanp_work): one copy per thread, never shared",
     # sqlite3_module tables: SQLite's API takes non-const pointers; never written
     "cx_predict_module": "sqlite3_module, read-only in practice",
     "cx_gp_tasks_module": "sqlite3_module, read-only in practice",

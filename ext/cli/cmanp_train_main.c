@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "trainer.h"
@@ -102,35 +101,15 @@ static int file_exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-static void fmt_duration(double s, char *buf, size_t cap) {
-    if (!(s >= 0) || s > 1e8) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60)
-        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, cap, "%lds", t);
-}
-
 typedef struct progress_ctx {
     int tty;            /* overwrite one line */
     double last_print;  /* monotonic seconds */
     int64_t last_step;  /* step of the last line printed */
 } progress_ctx;
 
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_progress(void *ctx, const cmanp_progress *p) {
     progress_ctx *pc = ctx;
-    double now = mono_s();
+    double now = cmanp_clock_now();
     /* On a terminal, at most ~4 updates a second; checkpoints and the final
      * report always show. */
     if (pc->tty && !p->final && !p->checkpointed && now - pc->last_print < 0.25) return;
@@ -141,7 +120,7 @@ static void on_progress(void *ctx, const cmanp_progress *p) {
     pc->last_print = now;
     pc->last_step = p->step;
     char eta[32];
-    fmt_duration(p->eta_s, eta, sizeof eta);
+    cmanp_duration_format(p->eta_s, eta, sizeof eta);
     fprintf(stderr, "%sstep %lld/%lld  loss %.4f (avg %.4f)  lr %.3g  %.2f steps/s  ETA %s%s%s",
             pc->tty ? "\r\033[K" : "", (long long)p->step, (long long)p->steps, p->loss,
             p->loss_avg, p->lr, p->steps_per_s, eta, p->checkpointed ? "  [checkpoint]" : "",

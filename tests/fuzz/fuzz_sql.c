@@ -6,12 +6,12 @@
  * once per process:
  *
  *   cmanp_models   'm' (dim_x = dim_y = 1), 'm2' (dim_x = dim_y = 2),
- *                  'h' (a CMHP model, when the engine has CMHP), 'junk'
- *                  (weights that are not a model), 'txt' (weights TEXT)
+ *                  'h' (a CMHP model), 'junk' (weights that are not a
+ *                  model), 'txt' (weights TEXT)
  *   t(g, x, y)     36 rows in 3 groups;  t2(g, x1, x2, y1, y2) likewise
  *   s(g, st)       cmanp_condition('m', x, y) per group of t
  *   s2(g, st)      cmanp_condition('m2', ...) per group of t2
- *   ev(seq, t, mark), hs(seq, st)   events and CMHP states (when available)
+ *   ev(seq, t, mark), hs(seq, st)   events and CMHP states
  *   pts(task, role, x, y)           cmanp_gp_tasks('rbf', 3, 1, 12)
  *
  * The input is SQL text (libFuzzer dictionary tests/fuzz/sql.dict; seeds
@@ -33,7 +33,9 @@
  * fixture files m.safetensors, m2.safetensors, h.safetensors are restored);
  * TMPDIR and SQLITE_TMPDIR point into that directory, and paths inside it
  * are allowed (cmanp_train's temporary checkpoint files).
- * libFuzzer's own artifacts (crash-<sha1> ...) pass through unchanged.
+ * libFuzzer's own artifacts pass through unchanged: exactly crash-, leak-,
+ * timeout- or oom- followed by 40 hex digits, no directory, opened for
+ * writing (checked once at start-up by sandbox_selftest).
  *
  * Oracles, besides ASan/UBSan/LeakSanitizer: after each input the
  * connection closes cleanly, SQLite's memory use and the engine's live
@@ -56,12 +58,6 @@
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#if defined(__has_include)
-#if __has_include("cmhp.h")
-#include "cmhp.h"
-#define FUZZ_HAVE_CMHP 1
-#endif
-#endif
 
 int sqlite3_cmanp_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
 
@@ -84,13 +80,24 @@ typedef struct {
 } blob;
 static blob g_fixture[3];
 
-/* libFuzzer artifact names: crash-<40 hex> etc., written from its death
- * callback while an input runs. */
+/* libFuzzer artifact names, exactly: crash-<40 hex digits> etc., written
+ * (fopen "wb") from its death callback while an input runs.  Checked without
+ * comparing against the prefixes as strings, so that libFuzzer's comparison
+ * feedback does not teach the fuzzer to write such names. */
 static int is_artifact(const char *p) {
-    static const char *const pre[] = {"crash-", "leak-", "timeout-", "oom-", "slow-unit-"};
-    for (size_t i = 0; i < sizeof pre / sizeof *pre; i++)
-        if (strncmp(p, pre[i], strlen(pre[i])) == 0) return 1;
-    return 0;
+    size_t n = strlen(p), k = 0;
+    while (k < n && p[k] != '-') k++;
+    if (k + 1 + 40 != n) return 0;
+    static const unsigned long long want[] = {0x6372617368ULL /* crash */, 0x6c65616bULL /* leak */,
+                                              0x74696d656f7574ULL /* timeout */, 0x6f6f6dULL /* oom */};
+    unsigned long long h = 0;
+    for (size_t i = 0; i < k && i < 8; i++) h = h << 8 | (unsigned char)p[i];
+    int ok = 0;
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) ok |= h == want[i] && k <= 8;
+    if (!ok) return 0;
+    for (size_t i = k + 1; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) return 0;
+    return 1;
 }
 
 /* Inside the sandbox already (a path the extension made from TMPDIR, which
@@ -103,11 +110,14 @@ static int in_box(const char *p) {
     return 1;
 }
 
-/* Path to use for p, in buf; NULL (errno EACCES) when refused. */
-static const char *box_path(const char *p, char *buf, size_t cap) {
+/* Path to use for p, in buf; NULL (errno EACCES) when refused.  Artifact
+ * names pass through only for fopen for writing (libFuzzer's writer), never
+ * for reading (cmanp_model_load), as a rename target or for remove (what
+ * cmanp_model_save uses). */
+static const char *box_path_(const char *p, char *buf, size_t cap, int artifacts) {
     if (!g_in_sql || !p) return p;
     const char *base = strrchr(p, '/');
-    if (is_artifact(base ? base + 1 : p) && !strstr(p, ".tmp-")) return p;
+    if (artifacts && !base && is_artifact(p)) return p;
     if (base && in_box(p)) return p;
     if (!*p || base) {
         errno = EACCES;
@@ -119,12 +129,13 @@ static const char *box_path(const char *p, char *buf, size_t cap) {
     }
     return buf;
 }
+static const char *box_path(const char *p, char *buf, size_t cap) { return box_path_(p, buf, cap, 0); }
 
 FILE *__real_fopen(const char *p, const char *mode);
 FILE *__wrap_fopen(const char *p, const char *mode);
 FILE *__wrap_fopen(const char *p, const char *mode) {
     char b[4096];
-    const char *q = box_path(p, b, sizeof b);
+    const char *q = box_path_(p, b, sizeof b, mode && mode[0] == 'w');
     return q ? __real_fopen(q, mode) : NULL;
 }
 int __real_open(const char *p, int flags, ...);
@@ -253,34 +264,21 @@ static blob save_model(cmanp_model *m) {
     return b;
 }
 
-#ifdef FUZZ_HAVE_CMHP
 static blob save_cmhp(void) {
-    static const char cfg[] =
-        "{\"model\": \"cmhp\", \"num_marks\": 3, \"d_model\": 8, \"nhead\": 2, \"num_layers\": 2, "
-        "\"num_latents\": 3, \"num_latents_per_layer\": 2, \"dim_feedforward\": 8, \"num_mix\": 2, "
-        "\"time_scale\": 1.0, \"temporal_base\": 10000.0, \"recency_rates\": [1.0, 0.1]}";
     blob b = {NULL, 0};
-    cmhp_config c;
-    cmhp_model *m = NULL;
+    cmhp_model *m = fuzz_cmhp_model();
     cmanp_err e;
-    if (cmhp_config_parse(&c, cfg, &e) || cmhp_model_new(&m, &c, &e)) {
-        fprintf(stderr, "fuzz_sql: no CMHP model: %s\n", e.msg);
-        return b;
-    }
-    cmhp_model_init(m, 7);
     unsigned char *buf;
     size_t len;
-    if (cmhp_model_save_bytes(m, "fuzz", &buf, &len, &e) == CMANP_OK) {
-        b.bytes = malloc(len);
-        if (!b.bytes) abort();
-        memcpy(b.bytes, buf, len);
-        b.len = len;
-        cmanp_free(buf);
-    }
+    if (!m || cmhp_model_save_bytes(m, "fuzz", &buf, &len, &e)) abort();
+    b.bytes = malloc(len);
+    if (!b.bytes) abort();
+    memcpy(b.bytes, buf, len);
+    b.len = len;
+    cmanp_free(buf);
     cmhp_model_free(m);
     return b;
 }
-#endif
 
 static void exec_or_die(sqlite3 *db, const char *sql) {
     char *err = NULL;
@@ -290,20 +288,51 @@ static void exec_or_die(sqlite3 *db, const char *sql) {
     }
 }
 
+/* The sandbox's decisions on a few paths, checked once per process (also in
+ * the ctest replay), so that a change to is_artifact / box_path_ that lets
+ * paths escape fails at once. */
+static void sandbox_selftest(void) {
+    static const char *const pass[] = {"crash-0123456789abcdef0123456789abcdef01234567",
+                                       "leak-da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                       "timeout-da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                       "oom-da39a3ee5e6b4b0d3255bfef95601890afd80709"};
+    static const char *const refuse[] = {"/tmp/crash-0123456789abcdef0123456789abcdef01234567",
+                                         "../crash-0123456789abcdef0123456789abcdef01234567",
+                                         "crash-0123456789abcdef0123456789abcdef0123456",
+                                         "crash-0123456789abcdef0123456789abcdef012345678",
+                                         "crash-0123456789ABCDEF0123456789abcdef01234567",
+                                         "crashx0123456789abcdef0123456789abcdef01234567",
+                                         "crash-0123456789abcdef0123456789abcdef01234567.tmp-1",
+                                         "slow-unit-da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                         "/etc/passwd", "a/b", ""};
+    char b[4096];
+    int saved = g_in_sql;
+    g_in_sql = 1;
+    for (size_t i = 0; i < sizeof pass / sizeof *pass; i++) {
+        if (box_path_(pass[i], b, sizeof b, 1) != pass[i]) abort();           /* fopen "wb" */
+        const char *q = box_path_(pass[i], b, sizeof b, 0);                     /* read, rename, remove */
+        if (!q || q == pass[i] || strncmp(q, g_box, strlen(g_box)) != 0) abort();
+    }
+    for (size_t i = 0; i < sizeof refuse / sizeof *refuse; i++) {
+        const char *q = box_path_(refuse[i], b, sizeof b, 1);
+        if (q && (q == refuse[i] || strncmp(q, g_box, strlen(g_box)) != 0 || strchr(refuse[i], '/'))) abort();
+    }
+    g_in_sql = saved;
+}
+
 static void init_once(void) {
     /* The models are made (and their engine memory freed) before the first
      * connection routes the engine's allocator. */
     g_fixture[0] = save_model(fuzz_model());
     g_fixture[1] = save_model(fuzz_model_cfg(FUZZ_CFG_2X2));
-#ifdef FUZZ_HAVE_CMHP
     g_fixture[2] = save_cmhp();
-#endif
     snprintf(g_box, sizeof g_box, "%s/cmanp-fuzz-sql-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(g_box)) {
         perror("fuzz_sql: mkdtemp");
         abort();
     }
     atexit(box_remove);
+    sandbox_selftest();
     box_reset();
     /* Temporary files of the extension (cmanp_train's checkpoints) and of
      * SQLite go to the sandbox too. */
@@ -322,7 +351,7 @@ static void init_once(void) {
 
     g_in_sql = 1;
     exec_or_die(db, "SELECT cmanp_model_load('m', 'm.safetensors'), cmanp_model_load('m2', 'm2.safetensors')");
-    if (g_fixture[2].bytes) exec_or_die(db, "SELECT cmanp_model_load('h', 'h.safetensors')");
+    exec_or_die(db, "SELECT cmanp_model_load('h', 'h.safetensors')");
     g_in_sql = 0;
     exec_or_die(db,
                 "INSERT INTO cmanp_models(name, weights) VALUES ('junk', x'0800000000000000'), "
@@ -339,8 +368,7 @@ static void init_once(void) {
                 "CREATE TABLE ev(seq INTEGER, t REAL, mark INTEGER);"
                 "INSERT INTO ev WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 30) "
                 "SELECT value % 2, 0.37 * value, value % 3 FROM n;");
-    if (g_fixture[2].bytes)
-        exec_or_die(db, "CREATE TABLE hs AS SELECT seq, cmhp_condition('h', t, mark) AS st FROM ev GROUP BY seq");
+    exec_or_die(db, "CREATE TABLE hs AS SELECT seq, cmhp_condition('h', t, mark) AS st FROM ev GROUP BY seq");
     sqlite3_int64 n = 0;
     unsigned char *img = sqlite3_serialize(db, "main", &n, 0);
     if (!img) abort();

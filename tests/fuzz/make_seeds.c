@@ -1,6 +1,7 @@
 /* make_seeds.c - writes the seed corpora of the fuzz targets:
- * seeds/safetensors/: the fuzz model's weights file;
- * seeds/state/: states of the fuzz model after 0 (empty), 1 and 50 rows.
+ * seeds/safetensors/: the fuzz models' weights files (CMANP, CMHP);
+ * seeds/state/: states of the CMANP fuzz model after 0 (empty), 1 and 50
+ * rows, and of the CMHP fuzz model after 0, 1 and 40 events.
  * Usage: make_seeds <out dir> */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,40 @@ static int put(const char *dir, const char *sub, const char *name, const void *p
         return 1;
     }
     return fclose(f) != 0;
+}
+
+static int cmhp_seeds(const char *dir) {
+    cmhp_model *m = fuzz_cmhp_model();
+    cmanp_err e;
+    unsigned char *buf;
+    size_t len;
+    if (!m || cmhp_model_save_bytes(m, "fuzz seed", &buf, &len, &e)) return 1;
+    int rc = put(dir, "safetensors", "cmhp.safetensors", buf, len);
+    cmanp_free(buf);
+    cmhp_state *s = NULL;
+    cmhp_cond *c = NULL;
+    if (cmhp_state_new(m, &s, &e) || cmhp_cond_new(m, 8, &c, &e)) return 1;
+    int sizes[] = {0, 1, 40};
+    for (int k = 0; k < 3; k++) {
+        cmhp_state_clear(s);
+        for (int i = 0; i < sizes[k]; i++) {
+            double t = 0.37 * (i + 1);
+            int mark = i % 3;
+            if (cmhp_add(c, s, &t, &mark, 1, &e)) return 1;
+        }
+        len = cmhp_state_encoded_size(s);
+        buf = cmanp_malloc(len);
+        if (!buf) return 1;
+        cmhp_state_encode(s, buf);
+        char name[32];
+        snprintf(name, sizeof name, "cmhp_events%d.state", sizes[k]);
+        rc |= put(dir, "state", name, buf, len);
+        cmanp_free(buf);
+    }
+    cmhp_cond_free(c);
+    cmhp_state_free(s);
+    cmhp_model_free(m);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -54,5 +89,5 @@ int main(int argc, char **argv) {
     cmanp_cond_free(c);
     cmanp_state_free(s);
     cmanp_model_free(m);
-    return rc;
+    return rc | cmhp_seeds(argv[1]);
 }

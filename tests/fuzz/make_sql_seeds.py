@@ -22,7 +22,7 @@ for f in glob.glob(os.path.join(out, "from_*.sql")):
 SUBST = [
     (r"'@SHARED@/golden/gp_cmanp\.weights\.safetensors'", "'m.safetensors'"),
     (r"'@SHARED@/golden/small_cmanp\.weights\.safetensors'", "'m2.safetensors'"),
-    (r"'@SOURCE@/models/cmhp-[a-z_0-9-]+\.safetensors'", "'h.safetensors'"),
+    (r"'@SOURCE@/models/cmhp[-_][a-z_0-9-]+\.safetensors'", "'h.safetensors'"),
     (r"'@[A-Z]+@/[^']*'", "'m.safetensors'"),
     (r"@[A-Z]+@/?", ""),
     (r"'(gp|gp_copy|other|tmp)'", "'m'"),

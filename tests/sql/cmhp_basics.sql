@@ -3,8 +3,8 @@
 .load @EXT@
 .headers off
 .print Q1 cmanp_model_load dispatches on the config: CMHP and CMANP models share the registry
-SELECT length(cmanp_model_load('h1', '@SOURCE@/models/cmhp-hawkes1-recency.safetensors'));
-SELECT length(cmanp_model_load('hm', '@SOURCE@/models/cmhp-hawkes_meta-paper.safetensors'));
+SELECT length(cmanp_model_load('h1', '@SOURCE@/models/cmhp_hawkes1.safetensors'));
+SELECT length(cmanp_model_load('hm', '@SOURCE@/models/cmhp_hawkes_meta_paper.safetensors'));
 SELECT length(cmanp_model_load('gp', '@SHARED@/golden/small_cmanp.weights.safetensors'));
 SELECT name, json_extract(config, '$.model'), n_params > 0 FROM cmanp_models ORDER BY name;
 SELECT json_extract(cmhp_model_info('h1'), '$.variant'), json_extract(cmhp_model_info('h1'), '$.marks'),

@@ -42,8 +42,8 @@ grep -q "different data" x.log || fail "message for different data: $(cat x.log)
 # the shipped models beat the Poisson floor on the first sequences of their set
 src=${CMANP_SOURCE_DIR:-$(dirname "$0")/../..}
 for set in hawkes1 hawkes2 hawkes_meta; do
-  for v in paper recency; do
-    m="$src/models/cmhp-$set-$v.safetensors"
+  for v in _paper ""; do
+    m="$src/models/cmhp_$set$v.safetensors"
     [ -f "$m" ] || fail "missing shipped model $m"
     "$bin" eval "$m" "$CMANP_SHARED_DIR/tpp/$set.sqlite" --limit 20 > s.log || fail "eval $m"
     awk '/^model /{m=$2} /^Poisson floor /{f=$3} END{exit !(m < f)}' s.log || fail "$m does not beat the floor: $(cat s.log)"

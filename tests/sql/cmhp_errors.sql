@@ -3,7 +3,7 @@
 .load @EXT@
 .headers off
 .bail off
-SELECT length(cmanp_model_load('hm', '@SOURCE@/models/cmhp-hawkes_meta-paper.safetensors'));
+SELECT length(cmanp_model_load('hm', '@SOURCE@/models/cmhp_hawkes_meta_paper.safetensors'));
 SELECT length(cmanp_model_load('gp', '@SHARED@/golden/small_cmanp.weights.safetensors'));
 CREATE TABLE ev(t REAL, mark INTEGER);
 INSERT INTO ev VALUES (0.5, 0), (1.25, 2), (2.0, 1), (3.5, 0);
@@ -29,9 +29,16 @@ SELECT cmhp_logprob(substr(s, 1, 100), 5, 0) FROM st;
 SELECT cmhp_logprob(s, 5, -1) FROM st;
 SELECT cmhp_logprob(s, 'later', 0) FROM st;
 
-.print CMANP functions refuse CMHP states and models
+.print CMANP functions refuse CMHP states and models (the message says which family each expects)
 SELECT cmanp_mean(s, 0.1, 0.2) FROM st;
 SELECT cmanp_condition('hm', 0.1, 0.2, 0.3);
+SELECT cmanp_model_info('hm');
+SELECT cmanp_train('hm_run', '{"init": "hm", "steps": 1}');
+-- the same answers once the other family has the model in its cache
+SELECT json_extract(cmhp_model_info('hm'), '$.model');
+SELECT cmanp_model_info('hm');
+SELECT json_extract(cmanp_model_info('gp'), '$.dim_x');
+SELECT cmhp_model_info('gp');
 
 .print cmhp_update / cmhp_merge
 SELECT cmhp_update(CASE WHEN t < 2 THEN (SELECT s FROM st) ELSE (SELECT cmhp_condition('hm', 9, 0)) END, t + 10, mark) FROM ev;
@@ -48,8 +55,11 @@ SELECT * FROM cmhp_sample((SELECT s FROM st), 2.5);
 SELECT * FROM cmhp_sample((SELECT s FROM st), 3, 'seed');
 SELECT count(*) FROM cmhp_sample((SELECT s FROM st), NULL);
 
-.print registry: a state whose model was removed; a file that is not a model
+.print registry: a state whose model was removed; a file that is not a model; an empty weights BLOB
 DELETE FROM cmanp_models WHERE name = 'hm';
 SELECT cmhp_logprob(s, 5, 0) FROM st;
 SELECT cmhp_model_info('gp');
 SELECT cmanp_model_load('x', '@SOURCE@/README.md');
+INSERT INTO cmanp_models(name, weights) VALUES ('empty', x'');
+SELECT cmhp_model_info('empty');
+SELECT cmanp_model_info('empty');
