@@ -8,6 +8,20 @@
 
 /* ------------------------------------------------------------------ model */
 
+/* Floats of the transposed decoder weights (cmanp_model.dec_t). */
+static size_t dec_t_floats(const cmanp_config *c) {
+    size_t d = (size_t)c->d_model, F = (size_t)c->dim_feedforward;
+    size_t n = (size_t)c->dim_x * d + (size_t)(cmanp_config_emb_layers(c) - 1) * d * d;
+    n += (size_t)c->num_layers * (2 * d * d + 3 * d * F);
+    return n + d * F + F * 2 * (size_t)c->dim_y;
+}
+
+/* dst (i, o) = src^T for src (o, i) */
+static void transpose(cmanp_real *dst, const cmanp_real *src, int o, int i) {
+    for (int r = 0; r < o; r++)
+        for (int k = 0; k < i; k++) dst[(size_t)k * o + r] = src[(size_t)r * i + k];
+}
+
 int cmanp_model_new(cmanp_model **out, const cmanp_config *cfg, cmanp_err *e) {
     *out = NULL;
     cmanp_model *m = cmanp_calloc(1, sizeof *m);
@@ -25,17 +39,20 @@ int cmanp_model_new(cmanp_model **out, const cmanp_config *cfg, cmanp_err *e) {
     m->dims.F = c->dim_feedforward;
     m->dims.Lp = c->num_latents_per_layer;
     m->dims.Lq = c->num_latents;
-    size_t per_layer = 2 * (size_t)c->num_latents_per_layer * c->d_model;
+    /* per layer: latn, qs and qs^T, (Lp, d) each */
+    size_t per_layer = 3 * (size_t)c->num_latents_per_layer * c->d_model;
     m->params = cmanp_calloc(m->layout.n_params, sizeof(cmanp_real));
     m->consts = cmanp_calloc(per_layer * c->num_layers, sizeof(cmanp_real));
-    if (!m->params || !m->consts) {
+    m->dec_t = cmanp_malloc(dec_t_floats(c) * sizeof(cmanp_real));
+    if (!m->params || !m->consts || !m->dec_t) {
         cmanp_model_free(m);
         return cmanp_err_nomem(e);
     }
     cmanp_weights_bind(c, m->params, &m->w);
     for (int l = 0; l < c->num_layers; l++) {
         m->lc[l].latn = m->consts + per_layer * l;
-        m->lc[l].qs = m->lc[l].latn + per_layer / 2;
+        m->lc[l].qs = m->lc[l].latn + per_layer / 3;
+        m->lc[l].qst = m->lc[l].qs + per_layer / 3;
     }
     cmanp_model_refresh(m);
     *out = m;
@@ -43,8 +60,39 @@ int cmanp_model_new(cmanp_model **out, const cmanp_config *cfg, cmanp_err *e) {
 }
 
 void cmanp_model_refresh(cmanp_model *m) {
-    for (int l = 0; l < m->cfg.num_layers; l++)
+    for (int l = 0; l < m->cfg.num_layers; l++) {
         cmab_consts_compute(&m->dims, &m->w.enc[l], m->lc[l].latn, m->lc[l].qs);
+        cmab_consts_transpose(&m->dims, m->lc[l].qs, m->lc[l].qst);
+    }
+    /* the decoder's weights transposed, in dec_t_floats' order */
+    const cmanp_config *c = &m->cfg;
+    const int d = c->d_model, F = c->dim_feedforward;
+    cmanp_real *t = m->dec_t;
+    for (int k = 0; k < cmanp_config_emb_layers(c); k++) {
+        int in = k == 0 ? c->dim_x : d;
+        transpose(t, m->w.query_embedder[k].w, d, in);
+        m->qemb_t[k] = t;
+        t += (size_t)in * d;
+    }
+    for (int l = 0; l < c->num_layers; l++) {
+        transpose(t, m->w.dec[l].cross_attn.wq, d, d);
+        m->dec_attn_t[l].wq = t;
+        t += (size_t)d * d;
+        transpose(t, m->w.dec[l].cross_attn.wo, d, d);
+        m->dec_attn_t[l].wo = t;
+        t += (size_t)d * d;
+        transpose(t, m->w.dec[l].cross_ff.w0, 2 * F, d);
+        m->dec_ff_t[l].w0 = t;
+        t += (size_t)d * 2 * F;
+        transpose(t, m->w.dec[l].cross_ff.w2, d, F);
+        m->dec_ff_t[l].w2 = t;
+        t += (size_t)F * d;
+    }
+    transpose(t, m->w.pred0.w, F, d);
+    m->pred0_t = t;
+    t += (size_t)d * F;
+    transpose(t, m->w.pred2.w, 2 * c->dim_y, F);
+    m->pred2_t = t;
     char json[512];
     int n = cmanp_config_to_json(&m->cfg, json, sizeof json);
     uint64_t h = cmanp_hash64(json, n > 0 ? (size_t)n : 0, 0x636d616e70ULL);
@@ -56,6 +104,7 @@ void cmanp_model_free(cmanp_model *m) {
     cmanp_layout_free(&m->layout);
     cmanp_free(m->params);
     cmanp_free(m->consts);
+    cmanp_free(m->dec_t);
     cmanp_free(m);
 }
 
@@ -81,7 +130,7 @@ uint64_t cmanp_hash64(const void *data, size_t n, uint64_t seed) {
         h ^= h >> 29;
     }
     uint64_t tail = 0;
-    memcpy(&tail, p + i, n - i);
+    if (n > i) memcpy(&tail, p + i, n - i); /* data may be NULL when n = 0 (an empty BLOB) */
     h = (h ^ mix64(tail ^ (uint64_t)(n - i) << 56)) * 0x9e3779b97f4a7c15ULL;
     return mix64(h);
 }
@@ -332,17 +381,18 @@ struct cmanp_readout {
     const cmanp_model *m;
     cmanp_real *Z;        /* (L, Lq, d) encoder outputs */
     cmanp_real *dec_kv;   /* (L, Lq, 2d) decoder keys/values from Z */
+    cmanp_real *dec_kt;   /* (L, d, Lq) the keys transposed, for NN score products */
     cmanp_real *scratch;  /* max(readout scratch, predict scratch) */
 };
 
 static size_t predict_scratch_floats(const cmanp_model *m) {
-    size_t T = CMANP_PREDICT_CHUNK, d = (size_t)m->cfg.d_model, F = (size_t)m->cfg.dim_feedforward;
-    return T * d                                              /* T */
-           + 2 * T * d                                        /* MLP ping-pong */
-           + cmanp_attn_acts_floats(CMANP_PREDICT_CHUNK, m->cfg.num_latents, m->cfg.d_model,
-                                    m->cfg.nhead)
-           + cmanp_ff_acts_floats(CMANP_PREDICT_CHUNK, m->cfg.d_model, m->cfg.dim_feedforward)
-           + T * d + T * F + T * 2 * (size_t)m->cfg.dim_y;   /* h, hidden, out */
+    const int T0 = CMANP_PREDICT_CHUNK, d = m->cfg.d_model, F = m->cfg.dim_feedforward;
+    size_t T = (size_t)T0, a = cmanp_attn_infer_floats(T0, m->cfg.num_latents, d),
+           f = cmanp_ff_infer_floats(T0, d, F);
+    return T * (size_t)d                                     /* T */
+           + 2 * T * (size_t)d                               /* MLP ping-pong */
+           + (a > f ? a : f)                                 /* one block at a time */
+           + T * (size_t)d + T * (size_t)F + T * 2 * (size_t)m->cfg.dim_y; /* h, hidden, out */
 }
 
 int cmanp_readout_new(const cmanp_model *m, cmanp_readout **out, cmanp_err *e) {
@@ -355,8 +405,9 @@ int cmanp_readout_new(const cmanp_model *m, cmanp_readout **out, cmanp_err *e) {
     size_t a = cmab_readout_scratch_floats(&m->dims), b = predict_scratch_floats(m);
     r->Z = cmanp_malloc(L * Lq * d * sizeof(cmanp_real));
     r->dec_kv = cmanp_malloc(L * Lq * 2 * d * sizeof(cmanp_real));
+    r->dec_kt = cmanp_malloc(L * d * Lq * sizeof(cmanp_real));
     r->scratch = cmanp_malloc((a > b ? a : b) * sizeof(cmanp_real));
-    if (!r->Z || !r->dec_kv || !r->scratch) {
+    if (!r->Z || !r->dec_kv || !r->dec_kt || !r->scratch) {
         cmanp_readout_free(r);
         return cmanp_err_nomem(e);
     }
@@ -368,6 +419,7 @@ void cmanp_readout_free(cmanp_readout *r) {
     if (!r) return;
     cmanp_free(r->Z);
     cmanp_free(r->dec_kv);
+    cmanp_free(r->dec_kt);
     cmanp_free(r->scratch);
     cmanp_free(r);
 }
@@ -393,6 +445,7 @@ int cmanp_readout_compute(cmanp_readout *r, const cmanp_state *s, cmanp_err *e) 
                      d);
         cmanp_linear_fwd(r->dec_kv + (size_t)l * Lq * 2 * d, cn, m->w.dec[l].cross_attn.wkv, NULL,
                          Lq, d, 2 * d);
+        cmanp_keys_transpose(r->dec_kt + (size_t)l * d * Lq, r->dec_kv + (size_t)l * Lq * 2 * d, Lq, d);
     }
     return CMANP_OK;
 }
@@ -408,31 +461,36 @@ int cmanp_predict(cmanp_readout *r, const cmanp_real *x, int M, cmanp_real *mean
     for (size_t i = 0; i < (size_t)M * c->dim_x; i++)
         if (!isfinite(x[i]))
             return cmanp_err_set(e, CMANP_ENUMERIC, "target input %zu is not finite", i);
+    const int E = cmanp_config_emb_layers(c);
     cmanp_real *T = r->scratch;
     cmanp_real *tmp = T + (size_t)T0 * d;
-    cmanp_real *abuf = tmp + 2 * (size_t)T0 * d;
-    cmanp_real *fbuf = abuf + cmanp_attn_acts_floats(T0, Lq, d, c->nhead);
-    cmanp_real *hb = fbuf + cmanp_ff_acts_floats(T0, d, F);
+    cmanp_real *work = tmp + 2 * (size_t)T0 * d;
+    size_t wa = cmanp_attn_infer_floats(T0, Lq, d), wf = cmanp_ff_infer_floats(T0, d, F);
+    cmanp_real *hb = work + (wa > wf ? wa : wf);
     cmanp_real *hid = hb + (size_t)T0 * d;
     cmanp_real *o = hid + (size_t)T0 * F;
     for (int off = 0; off < M; off += T0) {
         int n = M - off < T0 ? M - off : T0;
-        cmanp_mlp_fwd(T, NULL, tmp, x + (size_t)off * c->dim_x, m->w.query_embedder,
-                      cmanp_config_emb_layers(c), n, c->dim_x, d);
-        cmanp_attn_acts a;
-        cmanp_ff_acts f;
-        cmanp_attn_acts_bind(&a, abuf, n, Lq, d, c->nhead);
-        cmanp_ff_acts_bind(&f, fbuf, n, d, F);
+        /* query embedding MLP (transposed weights) */
+        const cmanp_real *cur = x + (size_t)off * c->dim_x;
+        for (int k = 0; k < E; k++) {
+            cmanp_real *dst = k == E - 1 ? T : tmp + (size_t)(k & 1) * T0 * d;
+            cmanp_linear_fwd_t(dst, cur, m->qemb_t[k], m->w.query_embedder[k].b, n,
+                               k == 0 ? c->dim_x : d, d);
+            if (k < E - 1) cmanp_relu_fwd(dst, (size_t)n * d);
+            cur = dst;
+        }
         for (int l = 0; l < c->num_layers; l++) {
-            a.kv = r->dec_kv + (size_t)l * Lq * 2 * d;
-            cmanp_attn_block_fwd(T, &a, &m->w.dec[l].cross_attn, T, n, r->Z, Lq, d, c->nhead, 1);
-            cmanp_ff_block_fwd(T, &f, &m->w.dec[l].cross_ff, T, n, d, F);
+            cmanp_attn_infer(T, work, &m->w.dec[l].cross_attn, &m->dec_attn_t[l], T, n, r->Z, Lq, d,
+                             c->nhead, r->dec_kv + (size_t)l * Lq * 2 * d,
+                             r->dec_kt + (size_t)l * d * Lq);
+            cmanp_ff_infer(T, work, &m->w.dec[l].cross_ff, &m->dec_ff_t[l], T, n, d, F);
         }
         cmanp_ln_fwd(hb, NULL, NULL, T, &m->w.norm, n, d);
         if (h) memcpy(h + (size_t)off * d, hb, (size_t)n * d * sizeof(cmanp_real));
-        cmanp_linear_fwd(hid, hb, m->w.pred0.w, m->w.pred0.b, n, d, F);
+        cmanp_linear_fwd_t(hid, hb, m->pred0_t, m->w.pred0.b, n, d, F);
         cmanp_relu_fwd(hid, (size_t)n * F);
-        cmanp_linear_fwd(o, hid, m->w.pred2.w, m->w.pred2.b, n, F, 2 * dy);
+        cmanp_linear_fwd_t(o, hid, m->pred2_t, m->w.pred2.b, n, F, 2 * dy);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < dy; k++) {
                 mean[(size_t)(off + i) * dy + k] = o[(size_t)i * 2 * dy + k];

@@ -59,7 +59,22 @@ void cmanp_ln_fwd(cmanp_real *out, cmanp_real *mean, cmanp_real *rstd, const cma
 }
 
 void cmanp_relu_fwd(cmanp_real *x, size_t n) {
+#ifdef CMANP_REAL_DOUBLE
     for (size_t i = 0; i < n; i++) x[i] = x[i] > R(0.0) ? x[i] : R(0.0);
+#else
+    cmanp_vrelu(x, n);
+#endif
+}
+
+/* rows of out (n, d) = rows of a + b (d) */
+static void add_rows(cmanp_real *out, const cmanp_real *a, const cmanp_real *b, int n, int d) {
+    for (int r = 0; r < n; r++) {
+#ifdef CMANP_REAL_DOUBLE
+        for (int k = 0; k < d; k++) out[(size_t)r * d + k] = a[(size_t)r * d + k] + b[k];
+#else
+        cmanp_vadd(out + (size_t)r * d, a + (size_t)r * d, b, (size_t)d);
+#endif
+    }
 }
 
 cmanp_real cmanp_gelu(cmanp_real u) {
@@ -156,6 +171,105 @@ void cmanp_ff_block_fwd(cmanp_real *out, cmanp_ff_acts *a, const cmanp_ff_w *w, 
     for (int r = 0; r < n; r++)
         for (int k = 0; k < d; k++) out[(size_t)r * d + k] += w->b2[k];
     cmanp_mm(0, 1, n, d, F, R(1.0), a->z, F, w->w2, F, R(1.0), out, d);
+}
+
+/* ------------------------------------------------------- inference forms */
+
+void cmanp_linear_fwd_t(cmanp_real *out, const cmanp_real *in, const cmanp_real *wt, const cmanp_real *b,
+                        int n, int i, int o) {
+    cmanp_real beta = R(0.0);
+    if (b) {
+        for (int r = 0; r < n; r++) memcpy(out + (size_t)r * o, b, (size_t)o * sizeof(cmanp_real));
+        beta = R(1.0);
+    }
+    cmanp_mm(0, 0, n, o, i, R(1.0), in, i, wt, o, beta, out, o);
+}
+
+/* out = in . W^T + b through whichever layout is at hand */
+static void linear_any(cmanp_real *out, const cmanp_real *in, const cmanp_real *w, const cmanp_real *wt,
+                       const cmanp_real *b, int n, int i, int o) {
+    if (wt)
+        cmanp_linear_fwd_t(out, in, wt, b, n, i, o);
+    else
+        cmanp_linear_fwd(out, in, w, b, n, i, o);
+}
+
+void cmanp_keys_transpose(cmanp_real *kt, const cmanp_real *kv, int m, int d) {
+    /* 8 keys at a time: 8 rows read, each output row written 8 wide */
+    int j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (int c = 0; c < d; c++)
+            for (int t = 0; t < 8; t++) kt[(size_t)c * m + j + t] = kv[(size_t)(j + t) * 2 * d + c];
+    for (; j < m; j++)
+        for (int c = 0; c < d; c++) kt[(size_t)c * m + j] = kv[(size_t)j * 2 * d + c];
+}
+
+size_t cmanp_attn_infer_floats(int n, int m, int d) {
+    size_t N = (size_t)n, M = (size_t)m, D = (size_t)d;
+    /* xn, q, o (n, d); cn (m, d); kv (m, 2d); kt (d, m); p (n, m) */
+    return 3 * N * D + M * D + 2 * M * D + D * M + N * M;
+}
+
+void cmanp_attn_infer(cmanp_real *out, cmanp_real *scratch, const cmanp_attn_w *w, const cmanp_attn_wt *wt,
+                      const cmanp_real *X, int n, const cmanp_real *C, int m, int d, int H,
+                      const cmanp_real *kv, const cmanp_real *kt) {
+    if (!C) m = n;
+    size_t N = (size_t)n, M = (size_t)m, D = (size_t)d;
+    cmanp_real *xn = scratch, *q = xn + N * D, *o = q + N * D, *cn = o + N * D, *kvb = cn + M * D,
+               *ktb = kvb + 2 * M * D, *p = ktb + D * M;
+    const int dh = d / H;
+    const cmanp_real scale = R(1.0) / r_sqrt((cmanp_real)dh);
+    cmanp_ln_fwd(xn, NULL, NULL, X, &w->norm, n, d);
+    if (!kv) {
+        if (C) {
+            cmanp_ln_fwd(cn, NULL, NULL, C, &w->norm_ctx, m, d);
+            cmanp_linear_fwd(kvb, cn, w->wkv, NULL, m, d, 2 * d);
+        } else {
+            cmanp_linear_fwd(kvb, xn, w->wkv, NULL, n, d, 2 * d);
+        }
+        kv = kvb;
+    }
+    if (!kt) {
+        cmanp_keys_transpose(ktb, kv, m, d);
+        kt = ktb;
+    }
+    linear_any(q, xn, w->wq, wt ? wt->wq : NULL, NULL, n, d, d);
+    for (int h = 0; h < H; h++) {
+        cmanp_mm(0, 0, n, m, dh, scale, q + h * dh, d, kt + (size_t)h * dh * m, m, R(0.0), p, m);
+        softmax_rows(p, n, m);
+        cmanp_mm(0, 0, n, dh, m, R(1.0), p, m, kv + d + h * dh, 2 * d, R(0.0), o + h * dh, d);
+    }
+    add_rows(out, xn, w->bo, n, d);
+    if (wt)
+        cmanp_mm(0, 0, n, d, d, R(1.0), o, d, wt->wo, d, R(1.0), out, d);
+    else
+        cmanp_mm(0, 1, n, d, d, R(1.0), o, d, w->wo, d, R(1.0), out, d);
+}
+
+size_t cmanp_ff_infer_floats(int n, int d, int F) {
+    size_t N = (size_t)n;
+    return N * (size_t)d + N * 2 * (size_t)F + N * (size_t)F; /* xn, u, z */
+}
+
+void cmanp_ff_infer(cmanp_real *out, cmanp_real *scratch, const cmanp_ff_w *w, const cmanp_ff_wt *wt,
+                    const cmanp_real *X, int n, int d, int F) {
+    cmanp_real *xn = scratch, *u = xn + (size_t)n * d, *z = u + (size_t)n * 2 * F;
+    cmanp_ln_fwd(xn, NULL, NULL, X, &w->norm, n, d);
+    linear_any(u, xn, w->w0, wt ? wt->w0 : NULL, w->b0, n, d, 2 * F);
+    for (int r = 0; r < n; r++) {
+        const cmanp_real *ur = u + (size_t)r * 2 * F;
+        cmanp_real *zr = z + (size_t)r * F;
+#ifdef CMANP_REAL_DOUBLE
+        for (int k = 0; k < F; k++) zr[k] = ur[k] * cmanp_gelu(ur[F + k]);
+#else
+        cmanp_vgeglu(zr, ur, (size_t)F);
+#endif
+    }
+    add_rows(out, xn, w->b2, n, d);
+    if (wt)
+        cmanp_mm(0, 0, n, d, F, R(1.0), z, F, wt->w2, d, R(1.0), out, d);
+    else
+        cmanp_mm(0, 1, n, d, F, R(1.0), z, F, w->w2, F, R(1.0), out, d);
 }
 
 size_t cmanp_attn_acts_floats(int n, int m, int d, int H) {

@@ -81,6 +81,39 @@ typedef struct cmanp_ff_acts {
 void cmanp_ff_block_fwd(cmanp_real *out, cmanp_ff_acts *a, const cmanp_ff_w *w, const cmanp_real *X, int n,
                         int d, int F);
 
+/* ---- inference forms (readouts and decoding): the same results as the
+ * *_block_fwd functions up to float32 rounding, keeping no activations.
+ * Scores are NN products against keys transposed to (d, m) (row-major NT
+ * products take OpenBLAS's packing path; the NN form its small-matrix
+ * kernels, ~30% faster at these shapes), and weights may come transposed to
+ * (in, out) for the same reason.  NULL wt: the stored (out, in) weights. */
+typedef struct cmanp_attn_wt {
+    const cmanp_real *wq;   /* (d, d)  to_q^T */
+    const cmanp_real *wo;   /* (d, d)  to_out^T */
+} cmanp_attn_wt;
+typedef struct cmanp_ff_wt {
+    const cmanp_real *w0;   /* (d, 2F) */
+    const cmanp_real *w2;   /* (F, d) */
+} cmanp_ff_wt;
+/* out (n, o) = in (n, i) . wt (i, o) + b: wt the transposed weight. */
+void cmanp_linear_fwd_t(cmanp_real *out, const cmanp_real *in, const cmanp_real *wt, const cmanp_real *b,
+                        int n, int i, int o);
+/* kt (d, m) = the key half of kv (m, 2d), transposed. */
+void cmanp_keys_transpose(cmanp_real *kt, const cmanp_real *kv, int m, int d);
+/* out (n, d) = MHA(LN(X), LN_ctx(C)) + LN(X) (C == NULL: self-attention,
+ * m = n).  kv, kt non-NULL: the context's keys/values (m, 2d) and keys^T
+ * (d, m), precomputed (decoder); otherwise computed into scratch.  out may
+ * alias X.  scratch: cmanp_attn_infer_floats(n, m, d). */
+size_t cmanp_attn_infer_floats(int n, int m, int d);
+void cmanp_attn_infer(cmanp_real *out, cmanp_real *scratch, const cmanp_attn_w *w, const cmanp_attn_wt *wt,
+                      const cmanp_real *X, int n, const cmanp_real *C, int m, int d, int H,
+                      const cmanp_real *kv, const cmanp_real *kt);
+/* out (n, d) = GEGLU feed-forward(LN(X)) + LN(X); out may alias X.
+ * scratch: cmanp_ff_infer_floats(n, d, F). */
+size_t cmanp_ff_infer_floats(int n, int d, int F);
+void cmanp_ff_infer(cmanp_real *out, cmanp_real *scratch, const cmanp_ff_w *w, const cmanp_ff_wt *wt,
+                    const cmanp_real *X, int n, int d, int F);
+
 /* Scratch sizes in floats for one block call. */
 size_t cmanp_attn_acts_floats(int n, int m, int d, int H);
 size_t cmanp_ff_acts_floats(int n, int d, int F);

@@ -34,17 +34,68 @@ void cmanp_vexp(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = fm_expf(x[i]);
 }
 
+/* The maximum through order-preserving integer keys (the magnitude bits of
+ * negative floats flipped): an integer max reduction vectorises, a float
+ * one does not without -ffast-math (and a 16-lane `x > m ? x : m` stays
+ * scalar).  Same result for every NaN-free input, except that of +0 and -0
+ * either may come back. */
+static inline uint32_t order_key(float f) {
+    uint32_t u = fm_bits(f);
+    return u ^ (((uint32_t)0 - (u >> 31)) >> 1) ^ 0x80000000u;
+}
+
 CMANP_CLONES
 float cmanp_vmax(const float *x, size_t n) {
-    float m[16];
-    size_t i = 0;
-    for (int k = 0; k < 16; k++) m[k] = x[0];
-    for (; i + 16 <= n; i += 16)
-        for (int k = 0; k < 16; k++) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
-    float r = x[0];
-    for (int k = 0; k < 16; k++) r = m[k] > r ? m[k] : r;
-    for (; i < n; i++) r = x[i] > r ? x[i] : r;
-    return r;
+    uint32_t m = order_key(x[0]);
+    for (size_t i = 1; i < n; i++) {
+        uint32_t k = order_key(x[i]);
+        m = k > m ? k : m;
+    }
+    return fm_float(m ^ (m >> 31 ? 0x80000000u : 0xFFFFFFFFu));
+}
+
+/* Column maxima of S (n, m), n >= 1: 64 columns at a time, as integer keys. */
+CMANP_CLONES
+void cmanp_vmax_cols(float *mx, const float *S, size_t n, size_t m) {
+    for (size_t i0 = 0; i0 < m; i0 += 64) {
+        const size_t w = m - i0 < 64 ? m - i0 : 64;
+        uint32_t key[64];
+        for (size_t i = 0; i < w; i++) key[i] = order_key(S[i0 + i]);
+        for (size_t j = 1; j < n; j++) {
+            const float *row = S + j * m + i0;
+            for (size_t i = 0; i < w; i++) {
+                uint32_t k = order_key(row[i]);
+                key[i] = k > key[i] ? k : key[i];
+            }
+        }
+        for (size_t i = 0; i < w; i++)
+            mx[i0 + i] = fm_float(key[i] ^ (key[i] >> 31 ? 0x80000000u : 0xFFFFFFFFu));
+    }
+}
+
+/* S[j, i] = exp(S[j, i] - mx[i]) for every row j; sum[i] += the column's
+ * values, in float64. */
+CMANP_CLONES
+void cmanp_vexp_cols_sum(float *S, size_t n, size_t m, const float *mx, double *sum) {
+    for (size_t j = 0; j < n; j++) {
+        float *row = S + j * m;
+        for (size_t i = 0; i < m; i++) {
+            float v = fm_expf_nonpos(row[i] - mx[i]);
+            row[i] = v;
+            sum[i] += (double)v;
+        }
+    }
+}
+
+/* x = max(x, 0) as `x > 0 ? x : 0` (NaN -> 0), through a mask select. */
+CMANP_CLONES
+void cmanp_vrelu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = fm_sel(fm_mask(x[i] > 0.0f), x[i], 0.0f);
+}
+
+CMANP_CLONES
+void cmanp_vadd(float *y, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
 /* gelu(u) = 0.5 u erfc(-u / sqrt 2): over erfc rather than erf so that the

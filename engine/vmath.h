@@ -32,6 +32,16 @@ void cmanp_vgelu(float *y, const float *u, size_t n);
 void cmanp_vlayernorm_row(float *y, float *mean, float *rstd, const float *x, const float *g,
                           const float *b, size_t d, float eps);
 
+/* x[i] = x[i] > 0 ? x[i] : 0;  y[i] = a[i] + b[i] (y may alias a or b). */
+void cmanp_vrelu(float *x, size_t n);
+void cmanp_vadd(float *y, const float *a, const float *b, size_t n);
+
+/* Column-wise, for scores stored (rows, columns) = (inputs, queries):
+ * mx[i] = max over the n rows of column i (n >= 1; NaN-free input), and
+ * S[j, i] = exp(S[j, i] - mx[i]) with sum[i] += the new values in float64. */
+void cmanp_vmax_cols(float *mx, const float *S, size_t n, size_t m);
+void cmanp_vexp_cols_sum(float *S, size_t n, size_t m, const float *mx, double *sum);
+
 /* For code written over cmanp_real: the float32 build uses the kernels above,
  * the float64 test build plain libm. *mx receives the maximum. */
 #include "real.h"
@@ -49,6 +59,26 @@ static inline double cmanp_softmax_numerators(cmanp_real *x, size_t n, cmanp_rea
     float m = cmanp_vmax(x, n);
     *mx = m;
     return cmanp_vexp_shift_sum(x, n, m);
+#endif
+}
+
+/* Softmax numerators of every column of S (n, m) relative to its maximum,
+ * mx (m) receiving the maxima and sum (m) the column sums (float64). */
+static inline void cmanp_softmax_numerators_cols(cmanp_real *S, size_t n, size_t m, cmanp_real *mx,
+                                                 double *sum) {
+    for (size_t i = 0; i < m; i++) sum[i] = 0.0;
+#ifdef CMANP_REAL_DOUBLE
+    for (size_t i = 0; i < m; i++) mx[i] = S[i];
+    for (size_t j = 1; j < n; j++)
+        for (size_t i = 0; i < m; i++) mx[i] = S[j * m + i] > mx[i] ? S[j * m + i] : mx[i];
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < m; i++) {
+            S[j * m + i] = exp(S[j * m + i] - mx[i]);
+            sum[i] += S[j * m + i];
+        }
+#else
+    cmanp_vmax_cols(mx, S, n, m);
+    cmanp_vexp_cols_sum(S, n, m, mx, sum);
 #endif
 }
 

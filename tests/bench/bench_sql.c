@@ -10,7 +10,8 @@
  *      state bound as a parameter) versus cmanp_predict(r, x, 1) per target
  *      from C after one cmanp_readout_compute; also the scalar cmanp_mean
  *      and a lateral join where the state comes from a table row;
- *   C. for reference, the engine decoding the targets in batches of 64.
+ *   C. for reference, the engine decoding the targets in batches of
+ *      CMANP_PREDICT_CHUNK (48).
  * SQL and C runs alternate; each keeps its best CPU time (thread CPU
  * clock) of REPS runs after a warm-up.  Run with OPENBLAS_NUM_THREADS=1.
  * BENCH_UNALIGNED=1 leaves the C baseline on plain malloc. */
@@ -239,7 +240,7 @@ int main(int argc, char **argv) {
     printf("   %-54s %8.2f us/target\n", "SQL  cmanp_predict(s.state, q.x), state from a table", 1e6 * t_q[2] / M);
     printf("   %-54s %8.2f us/target\n", "SQL  cmanp_mean(s.state, q.x), state from a table", 1e6 * t_q[3] / M);
     printf("   %-54s %8.2f us/target\n", "C    cmanp_predict one target at a time", 1e6 * t_one / M);
-    printf("   %-54s %8.2f us/target\n", "C    cmanp_predict all targets (batches of 64)", 1e6 * t_batch / M);
+    printf("   %-54s %8.2f us/target\n", "C    cmanp_predict all targets (batches of 48)", 1e6 * t_batch / M);
     printf("   %-54s %8.2f ms\n", "C    cmanp_readout_compute (once per state)", 1e3 * t_readout);
     printf("   SQL overhead vs C one at a time: TVF %+.1f%%, scalar %+.1f%%, TVF join %+.1f%%, "
            "scalar join %+.1f%%\n",

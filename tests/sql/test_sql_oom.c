@@ -5,7 +5,7 @@
  * that together touch every function of the extension with the k-th
  * allocation and all later ones failing, for k = 1, 2, ... up to the
  * workload's allocation count (every k up to 1500, then a stride), then with
- * only the k-th failing.  Each run must end without a crash and with
+ * only the k-th failing (a coarser stride).  Each run must end without a crash and with
  * sqlite3_memory_used() back at its value before the connection was opened
  * (no leak); the statements that fail must fail with an error, and the run
  * with no failure must produce the expected results.
@@ -214,10 +214,12 @@ static int sweep(int b, const char *ext, const char *weights, const char *saved,
         return 1;
     }
     /* O1, O2, O4: fail the k-th allocation and all later ones (persistent),
-     * or only the k-th (the workload then continues past the failure) */
+     * or only the k-th (the workload then continues past the failure, so
+     * each such run costs a whole workload: workload B, with training, takes
+     * every 5th k there, then every 11th, instead of every 2nd and 7th) */
     long runs = 0, with_errors = 0;
     for (g_persistent = 1; g_persistent >= 0; g_persistent--)
-        for (long k = 1; k <= total + 1; k += k < 1500 ? (g_persistent ? 1 : 2) * STRIDE : 7 * STRIDE) {
+        for (long k = 1; k <= total + 1; k += (k < 1500 ? (g_persistent ? 1 : 2 + 3 * b) : 7 + 4 * b) * STRIDE) {
             g_fail_at = k;
             g_count = 0;
             failed = workload(b, ext, weights, saved);
