@@ -20,6 +20,8 @@ Sections (run in this order; --sections picks some):
     predict      targets/s through cmanp_predict and cmanp_mean (1 state x many
                  targets, many states x 4 targets) and through the engine
     sizes        bytes per stored state, per cached model, per read-out state
+    cmhp         CMHP: per-event update cost and state bytes for 10^2 .. 10^6 events
+                 against one-shot causal attention; all of hawkes_meta scored in SQL
 Further sections: write a function f(ctx) -> Section and append ("name", f) to
 SECTIONS below (e.g. one that runs build/bench_cmhp and reads its JSON lines
 with ctx.run_jsonl); its markdown lines, targets and plot series are merged
@@ -200,12 +202,64 @@ def section_sizes(ctx):
     return Section(md=md)
 
 
+def section_cmhp(ctx):
+    """Issue #8 item 5: CMHP per-event update cost and state bytes against the
+    history length, a one-shot causal-attention history encoder (how THP
+    conditions), and scoring all of hawkes_meta through the SQL window query."""
+    model = os.path.join(ROOT, "models", "cmhp_hawkes_meta.safetensors")
+    tpp = os.path.join(os.environ.get("CMANP_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
+                       "tpp", "hawkes_meta.sqlite")
+    args = ["--model", model, "--ext", ctx.ext, "--set", tpp]
+    if ctx.a.quick:
+        args.append("--smoke")
+    recs = ctx.run_jsonl("bench_cmhp", *args)
+    cfg = next(r for r in recs if r["part"] == "config")
+    upd = [r for r in recs if r["part"] == "update"]
+    att = {r["n"]: r for r in recs if r["part"] == "attention"}
+    sql = next((r for r in recs if r["part"] == "sql"), None)
+    md = ["## CMHP event streams", "",
+          f"Model `models/cmhp_hawkes_meta.safetensors` ({cfg['variant']} variant, {cfg['marks']} marks, "
+          f"d_model {cfg['d_model']}, {cfg['num_layers']} CMAB layers).  Per history length n: fold one more "
+          "event into a state of n events, then read out and score the next event (medians); the one-shot "
+          "baseline is full causal self-attention over all n event embeddings (2 layers, as THP conditions), "
+          "whose score matrix grows as n².", "",
+          "| n events | fold 1 event (µs) | readout + logprob (µs) | state BLOB (bytes) | engine live bytes "
+          "| one-shot causal attention (s) | its peak bytes |",
+          "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in upd:
+        a = att.get(r["n"])
+        if a is None:
+            at, ab = "—", "—"
+        elif a.get("skipped"):
+            at, ab = "skipped", a.get("note", "")
+        else:
+            at, ab = f"{a['seconds']:.4g}", f"{a['peak_bytes']:,}"
+        md.append(f"| {r['n']:,} | {r['fold_us_median']:.2f} | {r['readout_logprob_us_median']:.1f} "
+                  f"| {r['state_bytes']:,} | {r['engine_live_bytes']:,} | {at} | {ab} |")
+    md.append("")
+    targets = []
+    if upd:
+        flat = len({(r["state_bytes"], r["engine_live_bytes"]) for r in upd}) == 1 and \
+            all(r["allocs_during"] == 0 for r in upd)
+        f = [r["fold_us_median"] for r in upd]
+        targets.append((f"CMHP state bytes and per-event cost flat, n = {upd[0]['n']:,} … {upd[-1]['n']:,}",
+                        f"state {upd[0]['state_bytes']:,} B at every n, 0 allocations per event; "
+                        f"fold {min(f):.2f}–{max(f):.2f} µs", flat))
+    if sql:
+        md += [f"Scoring every event of `hawkes_meta` through the SQL window query "
+               f"(`sql/cmhp_eval.sql`'s form): {sql['events']:,} events of {sql['sequences']:,} sequences in "
+               f"{sql['seconds']:.1f} s wall ({sql['cpu_seconds']:.1f} s CPU; {sql['events_per_s']:,.0f} "
+               f"events/s), mean NLL {sql['nll']:.4f} against the oracle's {sql['oracle_nll']:.4f}.", ""]
+    return Section(md=md, targets=targets)
+
+
 SECTIONS = [
     ("sgemm", section_sgemm),
     ("conditioning", section_conditioning),
     ("update", section_update),
     ("predict", section_predict),
     ("sizes", section_sizes),
+    ("cmhp", section_cmhp),
 ]
 
 
