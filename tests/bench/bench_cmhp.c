@@ -60,6 +60,7 @@
 
 #include "cmhp.h"
 #include "hawkes.h"
+#include "bench_util.h"
 
 static double now(void) {
     struct timespec ts;
@@ -104,16 +105,6 @@ static void tfree(void *p) {
     tracked_hdr *h = (tracked_hdr *)p - 1;
     g_live -= h->n;
     free(h);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* ----------------------------------------------------------------- events */
@@ -198,8 +189,8 @@ static update_row bench_update(const cmhp_model *m, const double *t, const int *
     r.state_bytes = cmhp_state_encoded_size(s);
     r.fold_us_mean = sum_f / reps;
     r.readout_us_mean = sum_r / reps;
-    r.fold_us = median(fold, reps);
-    r.readout_us = median(rd, reps);
+    r.fold_us = bench_median(fold, reps);
+    r.readout_us = bench_median(rd, reps);
     free(fold);
     free(rd);
     cmhp_readout_free(ro);

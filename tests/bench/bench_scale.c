@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cmanp.h"
+#include "bench_util.h"
 
 static double now(void) {
     struct timespec ts;
@@ -131,17 +132,6 @@ static cmanp_real *make_rows(int n, int W) {
         for (int k = 1; k < W; k++) xy[(size_t)i * W + k] = (cmanp_real)(0.8 * sin(3 * x));
     }
     return xy;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* median of v[0..n) (sorts v) */
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static long long engine_live(void) {
@@ -252,7 +242,7 @@ int main(int argc, char **argv) {
                 tc[r] = cpu_now() - c;
             }
             printf(", \"add%d_predict1_ms\": %.3f, \"add%d_predict1_cpu_ms\": %.3f", adds[a],
-                   median(tw, REPS) * 1e3, adds[a], median(tc, REPS) * 1e3);
+                   bench_median(tw, REPS) * 1e3, adds[a], bench_median(tc, REPS) * 1e3);
         }
         printf(", \"peak_rss_kb\": %ld}\n", peak_rss_kb());
         sqlite3_close(db);
@@ -349,7 +339,7 @@ int main(int argc, char **argv) {
             tw[i] = now() - t;
             tc[i] = cpu_now() - c;
         }
-        double t_ro = median(tw, R), c_ro = median(tc, R);
+        double t_ro = bench_median(tw, R), c_ro = bench_median(tc, R);
         for (int i = 0; i < R; i++) {
             t = now();
             c = cpu_now();
@@ -359,7 +349,7 @@ int main(int argc, char **argv) {
             tw[i] = now() - t;
             tc[i] = cpu_now() - c;
         }
-        double t_up = median(tw, R), c_up = median(tc, R);
+        double t_up = bench_median(tw, R), c_up = bench_median(tc, R);
         printf("{\"mode\": \"engine-predict\", \"n\": %lld, \"batch_targets_per_s\": %.0f, "
                "\"batch_cpu_targets_per_s\": %.0f, \"batch_gflops\": %.2f, \"one_targets_per_s\": %.0f, "
                "\"one_cpu_targets_per_s\": %.0f, \"readout_ms\": %.3f, \"readout_cpu_ms\": %.3f, "
