@@ -98,50 +98,25 @@ static int gt_close(sqlite3_vtab_cursor *cc) {
 
 static int gt_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     (void)vt;
-    int idx[4] = {-1, -1, -1, -1}, mask = 0, unusable = 0;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *k = &info->aConstraint[i];
-        if (k->iColumn < COL_KERNEL || k->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        int j = k->iColumn - COL_KERNEL;
-        if (!k->usable) {
-            unusable |= 1 << j;
-            continue;
-        }
-        idx[j] = i;
-        mask |= 1 << j;
-    }
-    if (unusable & ~mask) return SQLITE_CONSTRAINT;
-    int a = 0;
-    for (int j = 0; j < 4; j++)
-        if (idx[j] >= 0) {
-            info->aConstraintUsage[idx[j]].argvIndex = ++a;
-            info->aConstraintUsage[idx[j]].omit = 1;
-        }
-    info->idxNum = mask;
+    int mask;
+    if (cx_tvf_plan(info, COL_KERNEL, 4, &mask)) return SQLITE_CONSTRAINT;
     info->estimatedCost = (mask & 7) == 7 ? 1000.0 : 1e300;
     info->estimatedRows = 1000;
     return SQLITE_OK;
-}
-
-static int gt_error(gt_cursor *cur, char *msg) {
-    sqlite3_vtab *vt = cur->base.pVtab;
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = msg;
-    return msg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 static int int_arg(gt_cursor *cur, sqlite3_value *v, int i, const char *name, sqlite3_int64 lo,
                    sqlite3_int64 hi, sqlite3_int64 *out) {
     if (sqlite3_value_type(v) != SQLITE_INTEGER) {
         char *what = cx_describe_value(v);
-        int rc = gt_error(cur, cx_arg_errmsg("cmanp_gp_tasks", i, name, "expected an INTEGER, found %s",
+        int rc = cx_tvf_error(&cur->base, cx_arg_errmsg("cmanp_gp_tasks", i, name, "expected an INTEGER, found %s",
                                              what ? what : "?"));
         sqlite3_free(what);
         return rc;
     }
     sqlite3_int64 x = sqlite3_value_int64(v);
     if (x < lo || x > hi)
-        return gt_error(cur, cx_arg_errmsg("cmanp_gp_tasks", i, name,
+        return cx_tvf_error(&cur->base, cx_arg_errmsg("cmanp_gp_tasks", i, name,
                                            "expected an INTEGER in %lld..%lld, found %lld", lo, hi, x));
     *out = x;
     return SQLITE_OK;
@@ -156,7 +131,7 @@ static int draw_task(gt_cursor *cur) {
     cmanp_err e = {0};
     int rc = cmanp_gp_draw(&cur->rng, &cur->h, CMANP_GP_NOISE_STD, cur->nc + cur->nt, cur->x, cur->y,
                            cur->work, &e);
-    if (rc) return gt_error(cur, sqlite3_mprintf("cmanp_gp_tasks: task %lld: %s", cur->task, e.msg));
+    if (rc) return cx_tvf_error(&cur->base, sqlite3_mprintf("cmanp_gp_tasks: task %lld: %s", cur->task, e.msg));
     cur->i = 0;
     return SQLITE_OK;
 }
@@ -176,7 +151,7 @@ static int gt_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         if (idxNum & (1 << j) && k < argc) a[j] = argv[k++];
     for (int j = 0; j < 3; j++)
         if (!a[j])
-            return gt_error(cur, cx_arg_errmsg(fn, j + 1, names[j],
+            return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, j + 1, names[j],
                                                "missing; usage: cmanp_gp_tasks(kernel, n_tasks, seed "
                                                "[, max_points])"));
     for (int j = 0; j < 4; j++)
@@ -185,7 +160,7 @@ static int gt_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
     int kernel = sqlite3_value_type(a[0]) == SQLITE_TEXT && kn ? cmanp_gp_kernel_from_name(kn) : -1;
     if (kernel < 0) {
         char *what = cx_describe_value(a[0]);
-        int rc = gt_error(cur, cx_arg_errmsg(fn, 1, "kernel", "expected 'rbf', 'matern' or 'periodic', found %s",
+        int rc = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, 1, "kernel", "expected 'rbf', 'matern' or 'periodic', found %s",
                                              what ? what : "?"));
         sqlite3_free(what);
         return rc;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "cmanp.h" /* cmanp_hash64 */
 #include "cmhp.h"
 #include "cmhp_train.h"
@@ -85,12 +86,6 @@ static char *xstrdup(const char *s) {
     char *p = xmalloc(n);
     memcpy(p, s, n);
     return p;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------------------ train */
@@ -406,9 +401,9 @@ static int cmd_train_(int argc, char **argv, sql_source *sq) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     cmhp_run_opts r = {ckpt, until, report, progress, NULL, &g_stop};
-    const double t0 = now_s();
+    const double t0 = cmanp_clock_now();
     int rc = cmhp_trainer_run(t, &r, &err);
-    printf("wall time this session: %.1f s\n", now_s() - t0);
+    printf("wall time this session: %.1f s\n", cmanp_clock_now() - t0);
     if (rc) {
         fprintf(stderr, "cmhp train: %s\n", err.msg);
         cmhp_trainer_free(t);
@@ -536,7 +531,7 @@ static int cmd_eval(int argc, char **argv) {
         return 1;
     }
     double *lp = xmalloc((s.total ? s.total : 1) * sizeof *lp);
-    const double t0 = now_s();
+    const double t0 = cmanp_clock_now();
     if (stream) {
         size_t off = 0;
         for (int i = 0; i < s.n_seq; i++) {
@@ -566,7 +561,7 @@ static int cmd_eval(int argc, char **argv) {
         }
         cmhp_train_free(tr);
     }
-    const double secs = now_s() - t0;
+    const double secs = cmanp_clock_now() - t0;
     /* README metric: events with i >= 1.  Poisson floor: rate of mark k =
      * (n_k + 0.5 / K) / (t_{i-1} + 1) from the sequence's own history. */
     double model = 0, oracle = 0, floor_ = 0;
