@@ -137,41 +137,108 @@ static size_t max3(size_t a, size_t b, size_t c) {
     return m > c ? m : c;
 }
 
+static int max_rows(const cmab_dims *k) { return k->Lp > k->Lq ? k->Lp : k->Lq; }
+
+void cmab_part_rows(int n, int parts, int p, int *r0, int *r1) {
+    *r0 = (int)((long)n * p / parts);
+    *r1 = (int)((long)n * (p + 1) / parts);
+}
+
+size_t cmab_readout_buf_floats(const cmab_dims *k) {
+    size_t Lp = (size_t)k->Lp, d = (size_t)k->d, mr = (size_t)max_rows(k);
+    return Lp * d + 3 * (mr * 2 * d + d * mr);
+}
+
+void cmab_readout_buf_bind(const cmab_dims *k, cmab_readout_buf *b, cmanp_real *mem) {
+    size_t d = (size_t)k->d, mr = (size_t)max_rows(k);
+    b->B = mem;
+    mem += (size_t)k->Lp * d;
+    for (int j = 0; j < 3; j++) {
+        b->kv[j] = mem;
+        mem += mr * 2 * d;
+        b->kt[j] = mem;
+        mem += d * mr;
+    }
+}
+
+size_t cmab_readout_part_floats(const cmab_dims *k, int parts) {
+    int np = (max_rows(k) + parts - 1) / parts;
+    size_t nd = (size_t)np * k->d;
+    return nd + max3(cmanp_attn_infer_floats(np, max_rows(k), k->d),
+                     cmanp_ff_infer_floats(np, k->d, k->F), nd);
+}
+
+/* Keys/values (and keys^T) of rows X (n, d) of an m-row context, for the
+ * rows r0..r0+n-1: LN(X) . wkv^T into kv's rows, keys into kt's columns. */
+static void kv_rows(const cmab_dims *k, const cmanp_ln_w *norm, const cmanp_real *wkv, const cmanp_real *X,
+                    int n, int r0, int m, cmanp_real *kv, cmanp_real *kt, cmanp_real *xn) {
+    const int d = k->d;
+    cmanp_ln_fwd(xn, NULL, NULL, X, norm, n, d);
+    cmanp_linear_fwd(kv + (size_t)r0 * 2 * d, xn, wkv, NULL, n, d, 2 * d);
+    cmanp_keys_transpose_ld(kt + r0, m, kv + (size_t)r0 * 2 * d, n, d);
+}
+
+void cmab_readout_step(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, const cmab_state *s,
+                       const cmanp_real *Zin, cmanp_real *Zout, const cmab_readout_buf *b,
+                       cmanp_real *scratch, int step, int part, int parts) {
+    const int d = k->d, dh = k->dh, Lp = k->Lp, Lq = k->Lq, H = k->H, F = k->F;
+    int b0, b1, z0, z1;
+    cmab_part_rows(Lp, parts, part, &b0, &b1);
+    cmab_part_rows(Lq, parts, part, &z0, &z1);
+    const int nb = b1 - b0, nz = z1 - z0;
+    const int np = (max_rows(k) + parts - 1) / parts;
+    cmanp_real *o = scratch;                            // (nb, d) heads of layer_cross_attn
+    cmanp_real *work = o + (size_t)np * d;              // one block's scratch at a time
+    cmanp_real *Bp = b->B + (size_t)b0 * d;             // (nb, d) this part's rows of B
+    cmanp_real *Zp = Zout + (size_t)z0 * d;             // (nz, d) this part's rows of Z_out
+    switch (step) {
+    case 0:
+        /* B = o . to_out^T + to_out.bias + LN_norm(latents): the attention
+         * block's residual adds the normalised input. */
+        for (int h = 0; h < H; h++)
+            for (int i = b0; i < b1; i++) {
+                const double *acc = s->acc + ((size_t)h * Lp + i) * dh;
+                cmanp_real *dst = o + (size_t)(i - b0) * d + h * dh;
+                for (int t = 0; t < dh; t++) dst[t] = (cmanp_real)acc[t];
+            }
+        for (int i = b0; i < b1; i++)
+            for (int t = 0; t < d; t++)
+                Bp[(size_t)(i - b0) * d + t] = c->latn[(size_t)i * d + t] + w->layer_cross_attn.bo[t];
+        cmanp_mm(0, 1, nb, d, d, R(1.0), o, d, w->layer_cross_attn.wo, d, R(1.0), Bp, d);
+        cmanp_ff_infer(Bp, work, &w->layer_cross_ff, NULL, Bp, nb, d, F);
+        kv_rows(k, &w->layer_latent_self_attn.norm, w->layer_latent_self_attn.wkv, Bp, nb, b0, Lp,
+                b->kv[0], b->kt[0], work);
+        break;
+    case 1:
+        cmanp_attn_infer(Bp, work, &w->layer_latent_self_attn, NULL, Bp, nb, b->B, Lp, d, H, b->kv[0],
+                         b->kt[0]);
+        cmanp_ff_infer(Bp, work, &w->layer_latent_ff, NULL, Bp, nb, d, F);
+        kv_rows(k, &w->cross_attn.norm_ctx, w->cross_attn.wkv, Bp, nb, b0, Lp, b->kv[1], b->kt[1], work);
+        break;
+    case 2:
+        cmanp_attn_infer(Zp, work, &w->cross_attn, NULL, Zin + (size_t)z0 * d, nz, b->B, Lp, d, H,
+                         b->kv[1], b->kt[1]);
+        cmanp_ff_infer(Zp, work, &w->cross_ff, NULL, Zp, nz, d, F);
+        kv_rows(k, &w->latent_self_attn.norm, w->latent_self_attn.wkv, Zp, nz, z0, Lq, b->kv[2], b->kt[2],
+                work);
+        break;
+    default:
+        cmanp_attn_infer(Zp, work, &w->latent_self_attn, NULL, Zp, nz, Zout, Lq, d, H, b->kv[2],
+                         b->kt[2]);
+        cmanp_ff_infer(Zp, work, &w->latent_ff, NULL, Zp, nz, d, F);
+        break;
+    }
+}
+
 size_t cmab_readout_scratch_floats(const cmab_dims *k) {
-    size_t Lp = (size_t)k->Lp, d = (size_t)k->d;
-    size_t attn = max3(cmanp_attn_infer_floats(k->Lp, k->Lp, k->d),
-                       cmanp_attn_infer_floats(k->Lq, k->Lp, k->d),
-                       cmanp_attn_infer_floats(k->Lq, k->Lq, k->d));
-    size_t ff = cmanp_ff_infer_floats(k->Lp > k->Lq ? k->Lp : k->Lq, k->d, k->F);
-    return 2 * Lp * d + (attn > ff ? attn : ff);
+    return cmab_readout_buf_floats(k) + cmab_readout_part_floats(k, 1);
 }
 
 void cmab_readout(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, const cmab_state *s,
                   const cmanp_real *Zin, cmanp_real *Zout, cmanp_real *scratch) {
-    const int d = k->d, dh = k->dh, Lp = k->Lp, Lq = k->Lq, H = k->H, F = k->F;
-    cmanp_real *o = scratch;                               // (Lp, d) heads of layer_cross_attn
-    cmanp_real *B = o + (size_t)Lp * d;                    // (Lp, d) the block's latents
-    cmanp_real *work = B + (size_t)Lp * d;                 // one block's scratch at a time
-
-    for (int h = 0; h < H; h++)
-        for (int i = 0; i < Lp; i++) {
-            const double *acc = s->acc + ((size_t)h * Lp + i) * dh;
-            cmanp_real *dst = o + (size_t)i * d + h * dh;
-            for (int t = 0; t < dh; t++) dst[t] = (cmanp_real)acc[t];
-        }
-    /* B = o . to_out^T + to_out.bias + LN_norm(latents): the attention block's
-     * residual adds the normalised input. */
-    for (int i = 0; i < Lp; i++)
-        for (int t = 0; t < d; t++)
-            B[(size_t)i * d + t] = c->latn[(size_t)i * d + t] + w->layer_cross_attn.bo[t];
-    cmanp_mm(0, 1, Lp, d, d, R(1.0), o, d, w->layer_cross_attn.wo, d, R(1.0), B, d);
-
-    cmanp_ff_infer(B, work, &w->layer_cross_ff, NULL, B, Lp, d, F);
-    cmanp_attn_infer(B, work, &w->layer_latent_self_attn, NULL, B, Lp, NULL, Lp, d, H, NULL, NULL);
-    cmanp_ff_infer(B, work, &w->layer_latent_ff, NULL, B, Lp, d, F);
-
-    cmanp_attn_infer(Zout, work, &w->cross_attn, NULL, Zin, Lq, B, Lp, d, H, NULL, NULL);
-    cmanp_ff_infer(Zout, work, &w->cross_ff, NULL, Zout, Lq, d, F);
-    cmanp_attn_infer(Zout, work, &w->latent_self_attn, NULL, Zout, Lq, NULL, Lq, d, H, NULL, NULL);
-    cmanp_ff_infer(Zout, work, &w->latent_ff, NULL, Zout, Lq, d, F);
+    cmab_readout_buf b;
+    cmab_readout_buf_bind(k, &b, scratch);
+    cmanp_real *part = scratch + cmab_readout_buf_floats(k);
+    for (int step = 0; step < CMAB_READOUT_STEPS; step++)
+        cmab_readout_step(k, w, c, s, Zin, Zout, &b, part, step, 0, 1);
 }

@@ -66,4 +66,34 @@ size_t cmab_readout_scratch_floats(const cmab_dims *k);
 void cmab_readout(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, const cmab_state *s,
                   const cmanp_real *Zin, cmanp_real *Zout, cmanp_real *scratch);
 
+/* The readout in parts, for threads.  Every operation of a readout is per
+ * row except the three attentions that read all rows of B or Z as keys, so
+ * a readout is CMAB_READOUT_STEPS steps; step j of part p (p < parts)
+ * computes p's rows (cmab_part_rows of Lp for B, of Lq for Z):
+ *   0  B = cross-attention output from the state; FF; keys/values of B for
+ *      B's self-attention -> kv[0]
+ *   1  B's self-attention; FF; keys/values of B for Z's cross-attention -> kv[1]
+ *   2  Z's cross-attention to B; FF; keys/values of Z for its self-attention -> kv[2]
+ *   3  Z's self-attention; FF
+ * All parts of step j must finish before any part starts step j+1 (j < 3);
+ * step 0 of the next layer may start while step 3 runs (it touches B and
+ * kv[0] only, and step 3 reads kv[2] and its own rows of Z).  With parts == 1
+ * the steps do exactly what cmab_readout does; the parts change only the
+ * row count of each product, so results depend on parts, never on threads. */
+#define CMAB_READOUT_STEPS 4
+typedef struct cmab_readout_buf {
+    cmanp_real *B;        /* (Lp, d) the block's own latents */
+    cmanp_real *kv[3];    /* (max(Lp, Lq), 2d) keys/values of the steps above */
+    cmanp_real *kt[3];    /* (d, max(Lp, Lq)) their keys transposed */
+} cmab_readout_buf;
+size_t cmab_readout_buf_floats(const cmab_dims *k);
+void cmab_readout_buf_bind(const cmab_dims *k, cmab_readout_buf *b, cmanp_real *mem);
+/* Scratch of one thread running parts of a readout split into `parts`. */
+size_t cmab_readout_part_floats(const cmab_dims *k, int parts);
+/* Rows r0..r1-1 of n form part p of `parts`. */
+void cmab_part_rows(int n, int parts, int p, int *r0, int *r1);
+void cmab_readout_step(const cmab_dims *k, const cmab_w *w, const cmab_consts *c, const cmab_state *s,
+                       const cmanp_real *Zin, cmanp_real *Zout, const cmab_readout_buf *b,
+                       cmanp_real *scratch, int step, int part, int parts);
+
 #endif

@@ -2,6 +2,8 @@
  * decoding (see cmanp.h and ../shared/golden/README.md section 3). */
 #include "cmanp.h"
 
+#include "team.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -382,7 +384,10 @@ struct cmanp_readout {
     cmanp_real *Z;        /* (L, Lq, d) encoder outputs */
     cmanp_real *dec_kv;   /* (L, Lq, 2d) decoder keys/values from Z */
     cmanp_real *dec_kt;   /* (L, d, Lq) the keys transposed, for NN score products */
-    cmanp_real *scratch;  /* max(readout scratch, predict scratch) */
+    cmanp_real *shared;   /* cmab_readout_buf_floats */
+    cmab_readout_buf buf; /* views into shared */
+    int threads;          /* cmanp_readout_set_threads */
+    cmanp_real *scratch[CMANP_TEAM_MAX]; /* per thread: max(readout part, predict batch) */
 };
 
 static size_t predict_scratch_floats(const cmanp_model *m) {
@@ -395,22 +400,31 @@ static size_t predict_scratch_floats(const cmanp_model *m) {
            + T * (size_t)d + T * (size_t)F + T * 2 * (size_t)m->cfg.dim_y; /* h, hidden, out */
 }
 
+static size_t thread_scratch_floats(const cmanp_model *m) {
+    size_t a = cmab_readout_part_floats(&m->dims, CMANP_READOUT_PARTS), b = predict_scratch_floats(m);
+    size_t c = (size_t)m->cfg.num_latents * m->cfg.d_model; /* LN of Z for the decoder's keys */
+    a = a > b ? a : b;
+    return a > c ? a : c;
+}
+
 int cmanp_readout_new(const cmanp_model *m, cmanp_readout **out, cmanp_err *e) {
     *out = NULL;
     cmanp_readout *r = cmanp_calloc(1, sizeof *r);
     if (!r) return cmanp_err_nomem(e);
     r->m = m;
+    r->threads = 1;
     size_t L = (size_t)m->cfg.num_layers, Lq = (size_t)m->cfg.num_latents,
            d = (size_t)m->cfg.d_model;
-    size_t a = cmab_readout_scratch_floats(&m->dims), b = predict_scratch_floats(m);
     r->Z = cmanp_malloc(L * Lq * d * sizeof(cmanp_real));
     r->dec_kv = cmanp_malloc(L * Lq * 2 * d * sizeof(cmanp_real));
     r->dec_kt = cmanp_malloc(L * d * Lq * sizeof(cmanp_real));
-    r->scratch = cmanp_malloc((a > b ? a : b) * sizeof(cmanp_real));
-    if (!r->Z || !r->dec_kv || !r->dec_kt || !r->scratch) {
+    r->shared = cmanp_malloc(cmab_readout_buf_floats(&m->dims) * sizeof(cmanp_real));
+    r->scratch[0] = cmanp_malloc(thread_scratch_floats(m) * sizeof(cmanp_real));
+    if (!r->Z || !r->dec_kv || !r->dec_kt || !r->shared || !r->scratch[0]) {
         cmanp_readout_free(r);
         return cmanp_err_nomem(e);
     }
+    cmab_readout_buf_bind(&m->dims, &r->buf, r->shared);
     *out = r;
     return CMANP_OK;
 }
@@ -420,8 +434,62 @@ void cmanp_readout_free(cmanp_readout *r) {
     cmanp_free(r->Z);
     cmanp_free(r->dec_kv);
     cmanp_free(r->dec_kt);
-    cmanp_free(r->scratch);
+    cmanp_free(r->shared);
+    for (int k = 0; k < CMANP_TEAM_MAX; k++) cmanp_free(r->scratch[k]);
     cmanp_free(r);
+}
+
+int cmanp_readout_set_threads(cmanp_readout *r, int n, cmanp_err *e) {
+    if (n < 1 || n > CMANP_TEAM_MAX)
+        return cmanp_err_set(e, CMANP_EINVAL, "threads: expected 1..%d, found %d", CMANP_TEAM_MAX, n);
+    for (int k = 1; k < n; k++)
+        if (!r->scratch[k]) {
+            r->scratch[k] = cmanp_malloc(thread_scratch_floats(r->m) * sizeof(cmanp_real));
+            if (!r->scratch[k]) return cmanp_err_nomem(e);
+        }
+    /* Scratch of threads no longer used is kept: switching back costs nothing. */
+    r->threads = n;
+    return CMANP_OK;
+}
+
+int cmanp_readout_threads(const cmanp_readout *r) { return r->threads; }
+
+typedef struct readout_job {
+    cmanp_readout *r;
+    const cmanp_state *s;
+} readout_job;
+
+/* Thread tid's share of a readout: parts tid, tid + n, ... of every step,
+ * with a barrier after each step but the last of a layer (cmab.h). */
+static void readout_run(void *arg, int tid, cmanp_team *t) {
+    readout_job *j = arg;
+    cmanp_readout *r = j->r;
+    const cmanp_model *m = r->m;
+    const int L = m->cfg.num_layers, Lq = m->cfg.num_latents, d = m->cfg.d_model,
+              P = CMANP_READOUT_PARTS;
+    cmanp_real *scr = r->scratch[tid];
+    for (int l = 0; l < L; l++) {
+        cmab_state v = cmanp_state_layer(j->s, l);
+        const cmanp_real *Zin = l == 0 ? m->w.latents : r->Z + (size_t)(l - 1) * Lq * d;
+        cmanp_real *Zout = r->Z + (size_t)l * Lq * d;
+        for (int step = 0; step < CMAB_READOUT_STEPS; step++) {
+            for (int p = tid; p < P; p += t->n)
+                cmab_readout_step(&m->dims, &m->w.enc[l], &m->lc[l], &v, Zin, Zout, &r->buf, scr, step,
+                                  p, P);
+            if (step < CMAB_READOUT_STEPS - 1) cmanp_team_barrier(t);
+        }
+        /* The decoder's keys/values depend only on Z_l, row by row: computed
+         * once per state, not once per target batch. */
+        for (int p = tid; p < P; p += t->n) {
+            int z0, z1;
+            cmab_part_rows(Lq, P, p, &z0, &z1);
+            cmanp_real *kv = r->dec_kv + (size_t)l * Lq * 2 * d + (size_t)z0 * 2 * d;
+            cmanp_ln_fwd(scr, NULL, NULL, Zout + (size_t)z0 * d, &m->w.dec[l].cross_attn.norm_ctx,
+                         z1 - z0, d);
+            cmanp_linear_fwd(kv, scr, m->w.dec[l].cross_attn.wkv, NULL, z1 - z0, d, 2 * d);
+            cmanp_keys_transpose_ld(r->dec_kt + (size_t)l * d * Lq + z0, Lq, kv, z1 - z0, d);
+        }
+    }
 }
 
 int cmanp_readout_compute(cmanp_readout *r, const cmanp_state *s, cmanp_err *e) {
@@ -430,74 +498,80 @@ int cmanp_readout_compute(cmanp_readout *r, const cmanp_state *s, cmanp_err *e) 
     if (rc) return rc;
     if (s->n_rows <= 0)
         return cmanp_err_set(e, CMANP_EINVAL, "state holds no rows (nothing to condition on)");
-    const int L = m->cfg.num_layers, Lq = m->cfg.num_latents, d = m->cfg.d_model;
-    for (int l = 0; l < L; l++) {
-        cmab_state v = cmanp_state_layer(s, l);
-        const cmanp_real *Zin = l == 0 ? m->w.latents : r->Z + (size_t)(l - 1) * Lq * d;
-        cmab_readout(&m->dims, &m->w.enc[l], &m->lc[l], &v, Zin, r->Z + (size_t)l * Lq * d,
-                     r->scratch);
-    }
-    /* The decoder's keys/values depend only on Z_l: compute them once per
-     * state, not once per target batch. */
-    for (int l = 0; l < L; l++) {
-        cmanp_real *cn = r->scratch;
-        cmanp_ln_fwd(cn, NULL, NULL, r->Z + (size_t)l * Lq * d, &m->w.dec[l].cross_attn.norm_ctx, Lq,
-                     d);
-        cmanp_linear_fwd(r->dec_kv + (size_t)l * Lq * 2 * d, cn, m->w.dec[l].cross_attn.wkv, NULL,
-                         Lq, d, 2 * d);
-        cmanp_keys_transpose(r->dec_kt + (size_t)l * d * Lq, r->dec_kv + (size_t)l * Lq * 2 * d, Lq, d);
-    }
+    readout_job j = {r, s};
+    int n = r->threads < CMANP_READOUT_PARTS ? r->threads : CMANP_READOUT_PARTS;
+    cmanp_team_run(n, readout_run, &j);
     return CMANP_OK;
 }
 
 const cmanp_real *cmanp_readout_latents(const cmanp_readout *r) { return r->Z; }
 
-int cmanp_predict(cmanp_readout *r, const cmanp_real *x, int M, cmanp_real *mean, cmanp_real *std, cmanp_real *h,
-                  cmanp_err *e) {
+/* Targets off..off+n-1 (n <= CMANP_PREDICT_CHUNK) through the decoder. */
+static void predict_chunk(const cmanp_readout *r, cmanp_real *scr, const cmanp_real *x, int off, int n,
+                          cmanp_real *mean, cmanp_real *std, cmanp_real *h) {
     const cmanp_model *m = r->m;
     const cmanp_config *c = &m->cfg;
     const int d = c->d_model, F = c->dim_feedforward, dy = c->dim_y, Lq = c->num_latents;
     const int T0 = CMANP_PREDICT_CHUNK;
+    const int E = cmanp_config_emb_layers(c);
+    cmanp_real *T = scr;                                // (n, d) the targets' latents
+    cmanp_real *tmp = T + (size_t)T0 * d;               // (2, n, d) MLP ping-pong
+    cmanp_real *work = tmp + 2 * (size_t)T0 * d;
+    size_t wa = cmanp_attn_infer_floats(T0, Lq, d), wf = cmanp_ff_infer_floats(T0, d, F);
+    cmanp_real *hb = work + (wa > wf ? wa : wf);        // (n, d) final LayerNorm
+    cmanp_real *hid = hb + (size_t)T0 * d;              // (n, F)
+    cmanp_real *o = hid + (size_t)T0 * F;               // (n, 2 dy)
+    /* query embedding MLP (transposed weights) */
+    const cmanp_real *cur = x + (size_t)off * c->dim_x;
+    for (int k = 0; k < E; k++) {
+        cmanp_real *dst = k == E - 1 ? T : tmp + (size_t)(k & 1) * T0 * d;
+        cmanp_linear_fwd_t(dst, cur, m->qemb_t[k], m->w.query_embedder[k].b, n, k == 0 ? c->dim_x : d, d);
+        if (k < E - 1) cmanp_relu_fwd(dst, (size_t)n * d);
+        cur = dst;
+    }
+    for (int l = 0; l < c->num_layers; l++) {
+        cmanp_attn_infer(T, work, &m->w.dec[l].cross_attn, &m->dec_attn_t[l], T, n, r->Z, Lq, d, c->nhead,
+                         r->dec_kv + (size_t)l * Lq * 2 * d, r->dec_kt + (size_t)l * d * Lq);
+        cmanp_ff_infer(T, work, &m->w.dec[l].cross_ff, &m->dec_ff_t[l], T, n, d, F);
+    }
+    cmanp_ln_fwd(hb, NULL, NULL, T, &m->w.norm, n, d);
+    if (h) memcpy(h + (size_t)off * d, hb, (size_t)n * d * sizeof(cmanp_real));
+    cmanp_linear_fwd_t(hid, hb, m->pred0_t, m->w.pred0.b, n, d, F);
+    cmanp_relu_fwd(hid, (size_t)n * F);
+    cmanp_linear_fwd_t(o, hid, m->pred2_t, m->w.pred2.b, n, F, 2 * dy);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < dy; k++) {
+            mean[(size_t)(off + i) * dy + k] = o[(size_t)i * 2 * dy + k];
+            std[(size_t)(off + i) * dy + k] = cmanp_std_from_raw(o[(size_t)i * 2 * dy + dy + k], c->bound_std);
+        }
+}
+
+typedef struct predict_job {
+    cmanp_readout *r;
+    const cmanp_real *x;
+    int M;
+    cmanp_real *mean, *std, *h;
+} predict_job;
+
+/* Batches tid, tid + n, ...: each batch is decoded the same way on any thread. */
+static void predict_run(void *arg, int tid, cmanp_team *t) {
+    predict_job *j = arg;
+    const int T0 = CMANP_PREDICT_CHUNK;
+    for (int off = tid * T0; off < j->M; off += t->n * T0)
+        predict_chunk(j->r, j->r->scratch[tid], j->x, off, j->M - off < T0 ? j->M - off : T0, j->mean,
+                      j->std, j->h);
+}
+
+int cmanp_predict(cmanp_readout *r, const cmanp_real *x, int M, cmanp_real *mean, cmanp_real *std, cmanp_real *h,
+                  cmanp_err *e) {
+    const cmanp_config *c = &r->m->cfg;
+    const int dy = c->dim_y;
     for (size_t i = 0; i < (size_t)M * c->dim_x; i++)
         if (!isfinite(x[i]))
             return cmanp_err_set(e, CMANP_ENUMERIC, "target input %zu is not finite", i);
-    const int E = cmanp_config_emb_layers(c);
-    cmanp_real *T = r->scratch;
-    cmanp_real *tmp = T + (size_t)T0 * d;
-    cmanp_real *work = tmp + 2 * (size_t)T0 * d;
-    size_t wa = cmanp_attn_infer_floats(T0, Lq, d), wf = cmanp_ff_infer_floats(T0, d, F);
-    cmanp_real *hb = work + (wa > wf ? wa : wf);
-    cmanp_real *hid = hb + (size_t)T0 * d;
-    cmanp_real *o = hid + (size_t)T0 * F;
-    for (int off = 0; off < M; off += T0) {
-        int n = M - off < T0 ? M - off : T0;
-        /* query embedding MLP (transposed weights) */
-        const cmanp_real *cur = x + (size_t)off * c->dim_x;
-        for (int k = 0; k < E; k++) {
-            cmanp_real *dst = k == E - 1 ? T : tmp + (size_t)(k & 1) * T0 * d;
-            cmanp_linear_fwd_t(dst, cur, m->qemb_t[k], m->w.query_embedder[k].b, n,
-                               k == 0 ? c->dim_x : d, d);
-            if (k < E - 1) cmanp_relu_fwd(dst, (size_t)n * d);
-            cur = dst;
-        }
-        for (int l = 0; l < c->num_layers; l++) {
-            cmanp_attn_infer(T, work, &m->w.dec[l].cross_attn, &m->dec_attn_t[l], T, n, r->Z, Lq, d,
-                             c->nhead, r->dec_kv + (size_t)l * Lq * 2 * d,
-                             r->dec_kt + (size_t)l * d * Lq);
-            cmanp_ff_infer(T, work, &m->w.dec[l].cross_ff, &m->dec_ff_t[l], T, n, d, F);
-        }
-        cmanp_ln_fwd(hb, NULL, NULL, T, &m->w.norm, n, d);
-        if (h) memcpy(h + (size_t)off * d, hb, (size_t)n * d * sizeof(cmanp_real));
-        cmanp_linear_fwd_t(hid, hb, m->pred0_t, m->w.pred0.b, n, d, F);
-        cmanp_relu_fwd(hid, (size_t)n * F);
-        cmanp_linear_fwd_t(o, hid, m->pred2_t, m->w.pred2.b, n, F, 2 * dy);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < dy; k++) {
-                mean[(size_t)(off + i) * dy + k] = o[(size_t)i * 2 * dy + k];
-                std[(size_t)(off + i) * dy + k] =
-                    cmanp_std_from_raw(o[(size_t)i * 2 * dy + dy + k], c->bound_std);
-            }
-    }
+    predict_job j = {r, x, M, mean, std, h};
+    int batches = (M + CMANP_PREDICT_CHUNK - 1) / CMANP_PREDICT_CHUNK;
+    cmanp_team_run(r->threads < batches ? r->threads : batches, predict_run, &j);
     /* A NaN or infinite prediction (float32 overflow from a state or an
      * input far outside the model's range) is an error, not an answer: in
      * SQL a NaN would come back as a silent NULL. */

@@ -25,6 +25,7 @@
 #include "err.h"
 #include "params.h"
 #include "safetensors.h"
+#include "team.h"
 
 #define CMANP_VERSION "0.1.0"
 #define CMANP_DEFAULT_BLOCK_ROWS 256
@@ -32,6 +33,13 @@
  * stays under OpenBLAS's small-matrix limit (M N K <= 10^6) at the
  * reference configuration, which 64 would exceed. */
 #define CMANP_PREDICT_CHUNK 48
+/* A readout runs in this many row parts (cmab_readout_step): 64-row
+ * products at the reference configuration, which OpenBLAS multiplies
+ * without packing, and work for two threads.  Results depend on it, not on
+ * the thread count. */
+#ifndef CMANP_READOUT_PARTS
+#define CMANP_READOUT_PARTS 2
+#endif
 
 typedef struct cmanp_model {
     cmanp_config cfg;
@@ -140,6 +148,12 @@ typedef struct cmanp_readout cmanp_readout;
 
 int cmanp_readout_new(const cmanp_model *m, cmanp_readout **out, cmanp_err *e);
 void cmanp_readout_free(cmanp_readout *r);
+/* Threads (1..CMANP_TEAM_MAX, default 1) for cmanp_readout_compute (up to
+ * CMANP_READOUT_PARTS) and cmanp_predict (one per batch of
+ * CMANP_PREDICT_CHUNK targets), created per call and joined before it
+ * returns.  Results are bit-identical for every count (team.h). */
+int cmanp_readout_set_threads(cmanp_readout *r, int n, cmanp_err *e);
+int cmanp_readout_threads(const cmanp_readout *r);
 /* Compute every layer's latents from s (constant cost in the number of rows). */
 int cmanp_readout_compute(cmanp_readout *r, const cmanp_state *s, cmanp_err *e);
 /* Encoder outputs Z_0..Z_{L-1}: (L, Lq, d). */

@@ -12,6 +12,11 @@ static _Thread_local cmanp_work g_work;
 void cmanp_work_get(cmanp_work *w) { *w = g_work; }
 void cmanp_work_reset(void) { memset(&g_work, 0, sizeof g_work); }
 void cmanp_work_add_rows(int64_t n) { g_work.rows_folded += n; }
+void cmanp_work_add(const cmanp_work *w) {
+    g_work.gemm_calls += w->gemm_calls;
+    g_work.gemm_flops += w->gemm_flops;
+    g_work.rows_folded += w->rows_folded;
+}
 
 void cmanp_mm(int trans_a, int trans_b, int m, int n, int k, cmanp_real alpha, const cmanp_real *A,
               int lda, const cmanp_real *B, int ldb, cmanp_real beta, cmanp_real *C, int ldc) {
@@ -194,14 +199,18 @@ static void linear_any(cmanp_real *out, const cmanp_real *in, const cmanp_real *
         cmanp_linear_fwd(out, in, w, b, n, i, o);
 }
 
-void cmanp_keys_transpose(cmanp_real *kt, const cmanp_real *kv, int m, int d) {
+void cmanp_keys_transpose_ld(cmanp_real *kt, int ldk, const cmanp_real *kv, int m, int d) {
     /* 8 keys at a time: 8 rows read, each output row written 8 wide */
     int j = 0;
     for (; j + 8 <= m; j += 8)
         for (int c = 0; c < d; c++)
-            for (int t = 0; t < 8; t++) kt[(size_t)c * m + j + t] = kv[(size_t)(j + t) * 2 * d + c];
+            for (int t = 0; t < 8; t++) kt[(size_t)c * ldk + j + t] = kv[(size_t)(j + t) * 2 * d + c];
     for (; j < m; j++)
-        for (int c = 0; c < d; c++) kt[(size_t)c * m + j] = kv[(size_t)j * 2 * d + c];
+        for (int c = 0; c < d; c++) kt[(size_t)c * ldk + j] = kv[(size_t)j * 2 * d + c];
+}
+
+void cmanp_keys_transpose(cmanp_real *kt, const cmanp_real *kv, int m, int d) {
+    cmanp_keys_transpose_ld(kt, m, kv, m, d);
 }
 
 size_t cmanp_attn_infer_floats(int n, int m, int d) {

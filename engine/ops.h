@@ -29,6 +29,8 @@ typedef struct cmanp_work {
 void cmanp_work_get(cmanp_work *w);
 void cmanp_work_reset(void);
 void cmanp_work_add_rows(int64_t n);
+/* Adds another thread's counters to the calling thread's (team.c). */
+void cmanp_work_add(const cmanp_work *w);
 
 /* C (m, n) = alpha op(A) op(B) + beta C, row-major, op = transpose when
  * trans_* != 0: cmanp_gemm (cblas_sgemm), counted in cmanp_work.  Every
@@ -100,6 +102,9 @@ void cmanp_linear_fwd_t(cmanp_real *out, const cmanp_real *in, const cmanp_real 
                         int n, int i, int o);
 /* kt (d, m) = the key half of kv (m, 2d), transposed. */
 void cmanp_keys_transpose(cmanp_real *kt, const cmanp_real *kv, int m, int d);
+/* The same for m rows of kv into columns of kt with leading dimension ldk:
+ * part of a key matrix transposed into its place in the whole. */
+void cmanp_keys_transpose_ld(cmanp_real *kt, int ldk, const cmanp_real *kv, int m, int d);
 /* out (n, d) = MHA(LN(X), LN_ctx(C)) + LN(X) (C == NULL: self-attention,
  * m = n).  kv, kt non-NULL: the context's keys/values (m, 2d) and keys^T
  * (d, m), precomputed (decoder); otherwise computed into scratch.  out may

@@ -40,6 +40,12 @@
  * L9. Unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS is
  *     set, the first load sets OpenBLAS to one thread (docs/hosting.md);
  *     cmanp_debug() reports the current count.
+ * L10. cmanp_threads() returns this connection's thread count for CMANP
+ *     readouts and decoding (default 1); cmanp_threads(n), n an integer in
+ *     1..8, sets it and returns n (direct-only: it changes the connection,
+ *     like PRAGMA threads).  Extra threads live for one readout or one
+ *     decoding call; results are bit-identical for every n (engine/team.h).
+ *     cmanp_debug() reports it as '$.threads'.
  */
 #define CMANP_EXT_MAIN
 #define _GNU_SOURCE /* dladdr */
@@ -182,6 +188,7 @@ static void fn_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_str_appendall(s, ",\"blas\":{\"config\":");
     cx_json_str(s, openblas_get_config());
     sqlite3_str_appendf(s, ",\"threads\":%d}", openblas_get_num_threads());
+    sqlite3_str_appendf(s, ",\"threads\":%d", c->threads);
     sqlite3_str_appendf(s, ",\"engine_live_bytes\":%lld", (long long)as.live_bytes);
     cmanp_work w; /* the calling thread's engine work (ops.h) */
     cmanp_work_get(&w);
@@ -199,6 +206,23 @@ static void fn_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                         n->states_decoded, n->readouts_computed, n->state_cache_hits, n->rows_added,
                         n->rows_removed, n->frame_rebuilds, n->targets_predicted);
     cx_result_json(ctx, s);
+}
+
+static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    cx_conn *c = sqlite3_user_data(ctx);
+    if (argc == 1) {
+        sqlite3_value *v = argv[0];
+        sqlite3_int64 n = sqlite3_value_int64(v);
+        if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER || n < 1 || n > CMANP_TEAM_MAX) {
+            char *what = cx_describe_value(v);
+            cx_arg_error(ctx, "cmanp_threads", 1, "n", "expected an integer in 1..%d, found %s",
+                         CMANP_TEAM_MAX, what ? what : "?");
+            sqlite3_free(what);
+            return;
+        }
+        c->threads = (int)n;
+    }
+    sqlite3_result_int(ctx, c->threads);
 }
 
 /* ------------------------------------------------------ registration table */
@@ -224,6 +248,8 @@ static const struct cx_func {
     /* name                n   flags                 xFunc               xStep              xFinal          xValue         xInverse */
     {"cmanp_version",      0,  DET | INN,            fn_version,         NULL,              NULL,           NULL,          NULL},
     {"cmanp_debug",        0,  INN | JSONOUT,        fn_debug,           NULL,              NULL,           NULL,          NULL},
+    {"cmanp_threads",      0,  INN,                  fn_threads,         NULL,              NULL,           NULL,          NULL},
+    {"cmanp_threads",      1,  DIRECT,               fn_threads,         NULL,              NULL,           NULL,          NULL},
     {"cmanp_model_load",   2,  DIRECT,               cx_fn_model_load,   NULL,              NULL,           NULL,          NULL},
     {"cmanp_model_save",   2,  DIRECT,               cx_fn_model_save,   NULL,              NULL,           NULL,          NULL},
     {"cmanp_model_info",   1,  INN | JSONOUT,        cx_fn_model_info,   NULL,              NULL,           NULL,          NULL},
@@ -273,6 +299,7 @@ int sqlite3_cmanp_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
     cx_conn *c = sqlite3_malloc(sizeof *c);
     if (!c) return SQLITE_NOMEM;
     memset(c, 0, sizeof *c);
+    c->threads = 1;
     c->db = db;
     c->ref = 1; /* ours until the registrations below hold theirs */
     int rc = SQLITE_OK;

@@ -138,6 +138,7 @@ typedef struct cx_conn {
     int n_families;
     cx_state *states[CX_STATE_CACHE];
     sqlite3_uint64 tick;
+    int threads;                 /* cmanp_threads(): CMANP readouts and decoding */
 } cx_conn;
 
 void cx_conn_unref(void *p);
@@ -297,6 +298,9 @@ void cx_fn_quantile(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void cx_fn_logprob(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 /* Predict one target x (dim_x values) from a read-out state: mean, std
  * (dim_y values each). */
+/* Decode M targets x (M, dx) of a read-out state; counts targets_predicted. */
+int cx_predict_many(cx_conn *c, cx_state *st, const cmanp_real *x, int M, cmanp_real *mean,
+                    cmanp_real *std, char **err);
 int cx_predict_one(cx_conn *c, cx_state *st, const cmanp_real *x, cmanp_real *mean,
                    cmanp_real *std, char **err);
 /* Read data arguments argv[0..n) (names x1.., y1.. from index k0) into out:

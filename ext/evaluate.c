@@ -183,6 +183,7 @@ void cx_fn_evaluate(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     int rc = cmanp_state_new(m->m, &E.s, &e);
     if (!rc) rc = cx_cond_borrow(m, &E.cond, &e);
     if (!rc) rc = cmanp_readout_new(m->m, &E.r, &e);
+    if (!rc) rc = cmanp_readout_set_threads(E.r, c->threads, &e);
     if (rc) {
         sqlite3_result_error_nomem(ctx);
         goto done;

@@ -27,16 +27,21 @@ static const char *const k_fn[] = {"cmanp_mean", "cmanp_std", "cmanp_quantile", 
 
 #define MAX_DIM 1024
 
-int cx_predict_one(cx_conn *c, cx_state *st, const cmanp_real *x, cmanp_real *mean,
-                   cmanp_real *std, char **err) {
+int cx_predict_many(cx_conn *c, cx_state *st, const cmanp_real *x, int M, cmanp_real *mean,
+                    cmanp_real *std, char **err) {
     cmanp_err e = {0};
-    int rc = cmanp_predict(st->r, x, 1, mean, std, NULL, &e);
+    int rc = cmanp_predict(st->r, x, M, mean, std, NULL, &e);
     if (rc) {
         *err = rc == CMANP_ENOMEM ? NULL : sqlite3_mprintf("%s", e.msg);
         return rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
     }
-    c->n.targets_predicted++;
+    c->n.targets_predicted += M;
     return SQLITE_OK;
+}
+
+int cx_predict_one(cx_conn *c, cx_state *st, const cmanp_real *x, cmanp_real *mean,
+                   cmanp_real *std, char **err) {
+    return cx_predict_many(c, st, x, 1, mean, std, err);
 }
 
 static void result_vec(sqlite3_context *ctx, cx_conn *c, const double *v, int n) {

@@ -32,8 +32,26 @@
  * V6. Errors (in the vtab's message): missing state, wrong argument count for
  *     the model, non-numeric / non-finite x or level, level outside (0, 1),
  *     and every state error of S1-S3, all prefixed "cmanp_predict: ".
+ * V7. Many targets in one call: an IN constraint on an argument column,
+ *       SELECT a1 AS x, mean, std FROM cmanp_predict(:state)
+ *        WHERE a1 IN (SELECT x FROM grid);
+ *     returns what the IN means (the rows of cmanp_predict(:state, x) for
+ *     every x of the list, with a1 = x), but SQLite hands the whole list to
+ *     one xFilter call (sqlite3_vtab_in, SQLite >= 3.38) and the targets are
+ *     decoded in batches (CMANP_PREDICT_CHUNK): one state lookup, and the
+ *     decoder's weights read once per batch instead of once per target.
+ *     The first IN constraint on a1..a30 is taken all at once; further ones
+ *     are iterated by SQLite as usual.  The list comes as SQLite keeps it
+ *     (sorted, without duplicates) and the argument's column is the item as
+ *     a REAL; NULL items match nothing; a non-numeric item is an error
+ *     naming the argument.  Batched values agree with single calls to
+ *     float32 rounding (a batch's products round differently from one
+ *     row's); the same list gives the same bits every time, on any number
+ *     of threads.  Rows come per item
+ *     and then per dim, so ORDER BY dim is not consumed then.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmanp_ext.h"
@@ -54,9 +72,13 @@ typedef struct pv_cursor {
     int last_bound;          /* ... and whether that was a bound parameter */
     int n_given;             /* arguments after the state */
     sqlite3_value *args[1 + N_ARGS]; /* copies of a1..a30, for the hidden columns */
-    int dy, row;             /* rows 0..dy-1; row >= dy: EOF */
-    double level, z;
-    double mean[MAX_DY], std[MAX_DY];
+    int dy;                  /* rows per item: dim 1..dy */
+    sqlite3_int64 row, n_rows;  /* item row / dy, dim row % dy; row >= n_rows: EOF */
+    int in_arg;              /* V7: the argument (1..30) whose IN list is batched, else 0 */
+    double *items;           /* V7: (n_items) that argument's value per item */
+    sqlite3_int64 n_items, cap_items, cap_rows;
+    double *level;           /* (n_items) */
+    double *mean, *std;      /* (n_items, dy) */
 } pv_cursor;
 
 static int pv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -104,15 +126,27 @@ static void free_args(pv_cursor *cur) {
         sqlite3_value_free(cur->args[i]);
         cur->args[i] = NULL;
     }
+    cur->n_items = 0;
 }
 
 static int pv_close(sqlite3_vtab_cursor *cc) {
     pv_cursor *cur = (pv_cursor *)cc;
     free_args(cur);
     cx_state_unref(cur->last);
+    sqlite3_free(cur->items);
+    sqlite3_free(cur->level);
+    sqlite3_free(cur->mean);
+    sqlite3_free(cur->std);
     sqlite3_free(cur);
     return SQLITE_OK;
 }
+
+/* idxStr of a plan that takes the IN list of a_k all at once (V7); also
+ * what EXPLAIN QUERY PLAN shows. */
+static const char *const k_in_names[N_ARGS] = {
+    "in a1", "in a2", "in a3", "in a4", "in a5", "in a6", "in a7", "in a8", "in a9", "in a10",
+    "in a11", "in a12", "in a13", "in a14", "in a15", "in a16", "in a17", "in a18", "in a19", "in a20",
+    "in a21", "in a22", "in a23", "in a24", "in a25", "in a26", "in a27", "in a28", "in a29", "in a30"};
 
 /* idxNum: bit 0 = state given, bit i = a_i given (i = 1..30); argv follows
  * the order of the bits. */
@@ -123,19 +157,109 @@ static int pv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     /* Without a state: an error at run time. */
     info->estimatedCost = mask & 1 ? 10.0 : 1e300;
     info->estimatedRows = 1;
-    if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_DIM && !info->aOrderBy[0].desc)
+    /* V7: the first IN on an argument column, all at once. */
+    int in_arg = 0, any_in = 0;
+    if (sqlite3_libversion_number() >= 3038000)
+        for (int i = 0; i < info->nConstraint; i++) {
+            int col = info->aConstraint[i].iColumn;
+            if (col <= COL_STATE || info->aConstraintUsage[i].argvIndex <= 0 ||
+                !sqlite3_vtab_in(info, i, -1))
+                continue;
+            any_in = 1;
+            if (!in_arg) {
+                sqlite3_vtab_in(info, i, 1);
+                in_arg = col - COL_STATE;
+            }
+        }
+    if (in_arg) {
+        info->idxStr = (char *)k_in_names[in_arg - 1]; /* static: needToFreeIdxStr stays 0 */
+        info->estimatedRows = 100;
+    }
+    if (!any_in && info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_DIM && !info->aOrderBy[0].desc)
         info->orderByConsumed = 1;
+    return SQLITE_OK;
+}
+
+static int bad_level(pv_cursor *cur, const char *fn, int dx, double level) {
+    return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, dx + 2, "level",
+                                                  "expected a probability in the open interval (0, 1), "
+                                                  "found %.15g",
+                                                  level));
+}
+
+static int reserve_items(pv_cursor *cur, sqlite3_int64 n) {
+    if (n <= cur->cap_items) return SQLITE_OK;
+    sqlite3_int64 cap = cur->cap_items ? 2 * cur->cap_items : 64;
+    if (cap < n) cap = n;
+    double *it = sqlite3_realloc64(cur->items, (sqlite3_uint64)cap * sizeof *it);
+    if (!it) return SQLITE_NOMEM;
+    cur->items = it;
+    double *lv = sqlite3_realloc64(cur->level, (sqlite3_uint64)cap * sizeof *lv);
+    if (!lv) return SQLITE_NOMEM;
+    cur->level = lv;
+    cur->cap_items = cap;
+    return SQLITE_OK;
+}
+
+static int reserve_results(pv_cursor *cur, sqlite3_int64 n) {
+    if (n <= cur->cap_rows) return SQLITE_OK;
+    double *m = sqlite3_realloc64(cur->mean, (sqlite3_uint64)n * sizeof *m);
+    if (!m) return SQLITE_NOMEM;
+    cur->mean = m;
+    double *sd = sqlite3_realloc64(cur->std, (sqlite3_uint64)n * sizeof *sd);
+    if (!sd) return SQLITE_NOMEM;
+    cur->std = sd;
+    cur->cap_rows = n;
+    return SQLITE_OK;
+}
+
+static int one_item(pv_cursor *cur) {
+    int rc = reserve_items(cur, 1);
+    if (rc) return rc;
+    cur->n_items = 1;
+    cur->items[0] = 0.0;
+    return SQLITE_OK;
+}
+
+/* V7: every item of the batched IN list, validated like a single argument. */
+static int collect_items(pv_cursor *cur, const char *fn, sqlite3_value *list, int dx) {
+    const int j = cur->in_arg, is_level = j == dx + 1;
+    char nm[16];
+    if (is_level)
+        sqlite3_snprintf(sizeof nm, nm, "level");
+    else
+        sqlite3_snprintf(sizeof nm, nm, "x%d", j);
+    sqlite3_value *v;
+    int rc;
+    for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(list, &v)) {
+        char *err = NULL;
+        double num;
+        int k = cx_value_number(v, !is_level, &num, &err);
+        if (k < 0) {
+            k = cx_tvf_error(&cur->base, cx_arg_errmsg(fn, j + 1, nm, "%s", err ? err : "?"));
+            sqlite3_free(err);
+            return k;
+        }
+        if (k == CX_VAL_NULL) continue; /* NULL IN (...) matches nothing */
+        if (is_level && !(num > 0.0 && num < 1.0)) return bad_level(cur, fn, dx, num);
+        if ((k = reserve_items(cur, cur->n_items + 1))) return k;
+        cur->items[cur->n_items] = num;
+        cur->level[cur->n_items] = num; /* overwritten unless the list is the level's */
+        cur->n_items++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) return rc;
     return SQLITE_OK;
 }
 
 static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, int argc,
                      sqlite3_value **argv) {
     static const char fn[] = "cmanp_predict";
-    (void)idxStr;
     pv_cursor *cur = (pv_cursor *)cc;
     cx_conn *c = ((pv_vtab *)cc->pVtab)->c;
-    cur->row = cur->dy = 0; /* EOF unless rows are produced */
+    cur->row = cur->n_rows = 0; /* EOF unless rows are produced */
     free_args(cur);
+    cur->in_arg = 0;
+    if (idxStr && strncmp(idxStr, "in a", 4) == 0) cur->in_arg = atoi(idxStr + 4);
     if (!(idxNum & 1))
         return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: argument 1 (state): missing; usage: "
                                              "cmanp_predict(state, x1..x_dx [, level])", fn));
@@ -145,10 +269,13 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         if (idxNum & (1 << j)) {
             if (k >= argc) break;
             k++;
-            if (j > 0) {
-                /* The state column is answered from the cache (no copy). */
+            if (j > 0 && j != cur->in_arg) {
+                /* The state column is answered from the cache (no copy),
+                 * the batched IN argument from the items. */
                 cur->args[j] = sqlite3_value_dup(argv[k - 1]);
                 if (!cur->args[j]) return SQLITE_NOMEM;
+            }
+            if (j > 0) {
                 if (j != n_given + 1)
                     return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: argument %d (a%d) is given but argument %d "
                                                          "(a%d) is not",
@@ -157,6 +284,7 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
             }
         }
     cur->n_given = n_given;
+    sqlite3_value *in_list = cur->in_arg ? argv[cur->in_arg] : NULL; /* contiguous: argv[j] is a_j */
     sqlite3_value *sv = argv[0];
     int t = sqlite3_value_type(sv);
     if (t == SQLITE_NULL) return SQLITE_OK;
@@ -211,11 +339,12 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         sqlite3_free(list);
         return rc;
     }
-    cmanp_real x[N_ARGS];
+    double x[N_ARGS];
     int has_null = 0;
     for (int i = 0; i < dx; i++) {
         char nm[16], *err = NULL;
-        double v;
+        double v = 0.0;
+        if (1 + i == cur->in_arg) continue; /* V7: per item below */
         sqlite3_snprintf(sizeof nm, nm, "x%d", i + 1);
         int rc = cx_value_number(argv[1 + i], 1, &v, &err);
         if (rc < 0) {
@@ -224,10 +353,10 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
             return rc;
         }
         if (rc == CX_VAL_NULL) has_null = 1;
-        x[i] = (cmanp_real)v;
+        x[i] = v;
     }
     double level = 0.95;
-    if (n_given == dx + 1) {
+    if (n_given == dx + 1 && cur->in_arg != dx + 1) {
         char *err = NULL;
         int rc = cx_value_number(argv[1 + dx], 0, &level, &err);
         if (rc < 0) {
@@ -237,30 +366,49 @@ static int pv_filter(sqlite3_vtab_cursor *cc, int idxNum, const char *idxStr, in
         }
         if (rc == CX_VAL_NULL) has_null = 1;
         else if (!(level > 0.0 && level < 1.0))
-            return cx_tvf_error(&cur->base, cx_arg_errmsg(fn, dx + 2, "level",
-                                               "expected a probability in the open interval (0, 1), "
-                                               "found %.15g",
-                                               level));
+            return bad_level(cur, fn, dx, level);
     }
     if (has_null) return SQLITE_OK;
-    cmanp_real mean[MAX_DY], sd[MAX_DY];
+    int rc = cur->in_arg ? collect_items(cur, fn, in_list, dx) : one_item(cur);
+    if (rc) return rc;
+    sqlite3_int64 M = cur->n_items;
+    if (M == 0) return SQLITE_OK;
+    if (M > INT32_MAX / (dx + dy))
+        return cx_tvf_error(&cur->base, sqlite3_mprintf("%s: too many targets in one call (%lld; at most %d)",
+                                                        fn, (long long)M, INT32_MAX / (dx + dy)));
+    if ((rc = reserve_results(cur, M * dy))) return rc;
+    /* Items' inputs (M, dx), then one batched decode. */
+    cmanp_real *X = sqlite3_malloc64((sqlite3_uint64)M * (dx ? dx : 1) * sizeof(cmanp_real)),
+               *fm = sqlite3_malloc64((sqlite3_uint64)M * dy * sizeof(cmanp_real)),
+               *fs = sqlite3_malloc64((sqlite3_uint64)M * dy * sizeof(cmanp_real));
+    if (!X || !fm || !fs) {
+        rc = SQLITE_NOMEM;
+        goto out;
+    }
+    for (sqlite3_int64 it = 0; it < M; it++) {
+        if (cur->in_arg != dx + 1) cur->level[it] = level;
+        for (int i = 0; i < dx; i++)
+            X[it * dx + i] = (cmanp_real)(1 + i == cur->in_arg ? cur->items[it] : x[i]);
+    }
     char *err = NULL;
-    int rc = cx_predict_one(c, st, x, mean, sd, &err);
+    rc = cx_predict_many(c, st, X, (int)M, fm, fs, &err);
     if (rc) {
-        if (rc == SQLITE_NOMEM) return SQLITE_NOMEM;
-        rc = cx_tvf_error(&cur->base, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
+        if (rc != SQLITE_NOMEM) rc = cx_tvf_error(&cur->base, sqlite3_mprintf("%s: %s", fn, err ? err : "?"));
         sqlite3_free(err);
-        return rc;
+        goto out;
     }
-    for (int i = 0; i < dy; i++) {
-        cur->mean[i] = mean[i];
-        cur->std[i] = sd[i];
+    for (sqlite3_int64 r = 0; r < M * dy; r++) {
+        cur->mean[r] = fm[r];
+        cur->std[r] = fs[r];
     }
-    cur->level = level;
-    cur->z = cx_norm_ppf(0.5 + 0.5 * level);
     cur->dy = dy;
+    cur->n_rows = M * dy;
     cur->row = 0;
-    return SQLITE_OK;
+out:
+    sqlite3_free(X);
+    sqlite3_free(fm);
+    sqlite3_free(fs);
+    return rc;
 }
 
 static int pv_next(sqlite3_vtab_cursor *cc) {
@@ -270,24 +418,28 @@ static int pv_next(sqlite3_vtab_cursor *cc) {
 
 static int pv_eof(sqlite3_vtab_cursor *cc) {
     pv_cursor *cur = (pv_cursor *)cc;
-    return cur->row >= cur->dy;
+    return cur->row >= cur->n_rows;
 }
 
 static int pv_column(sqlite3_vtab_cursor *cc, sqlite3_context *ctx, int col) {
     pv_cursor *cur = (pv_cursor *)cc;
-    int i = cur->row;
+    sqlite3_int64 t = cur->row / cur->dy, r = cur->row;
+    double z = cx_norm_ppf(0.5 + 0.5 * cur->level[t]);
     switch (col) {
-    case COL_DIM: sqlite3_result_int(ctx, i + 1); break;
-    case COL_MEAN: sqlite3_result_double(ctx, cur->mean[i]); break;
-    case COL_STD: sqlite3_result_double(ctx, cur->std[i]); break;
-    case COL_LOWER: sqlite3_result_double(ctx, cur->mean[i] - cur->z * cur->std[i]); break;
-    case COL_UPPER: sqlite3_result_double(ctx, cur->mean[i] + cur->z * cur->std[i]); break;
-    case COL_LEVEL: sqlite3_result_double(ctx, cur->level); break;
+    case COL_DIM: sqlite3_result_int(ctx, (int)(r % cur->dy) + 1); break;
+    case COL_MEAN: sqlite3_result_double(ctx, cur->mean[r]); break;
+    case COL_STD: sqlite3_result_double(ctx, cur->std[r]); break;
+    case COL_LOWER: sqlite3_result_double(ctx, cur->mean[r] - z * cur->std[r]); break;
+    case COL_UPPER: sqlite3_result_double(ctx, cur->mean[r] + z * cur->std[r]); break;
+    case COL_LEVEL: sqlite3_result_double(ctx, cur->level[t]); break;
     case COL_STATE:
         if (cur->last) sqlite3_result_blob64(ctx, cur->last->blob, (sqlite3_uint64)cur->last->len, SQLITE_TRANSIENT);
         break;
     default:
-        if (cur->args[col - COL_STATE]) sqlite3_result_value(ctx, cur->args[col - COL_STATE]);
+        if (col - COL_STATE == cur->in_arg)
+            sqlite3_result_double(ctx, cur->items[t]);
+        else if (cur->args[col - COL_STATE])
+            sqlite3_result_value(ctx, cur->args[col - COL_STATE]);
         break;
     }
     return SQLITE_OK;

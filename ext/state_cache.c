@@ -17,7 +17,8 @@
  *     encoder) and verified byte for byte with memcmp.  A scalar whose state
  *     argument is constant in the statement skips even that (aux data).
  *     cmanp_debug() counts states_decoded, readouts_computed,
- *     state_cache_hits.
+ *     state_cache_hits.  Readouts and decoding run on the connection's
+ *     cmanp_threads() threads.
  * S5. States are returned as BLOBs of cmanp_state_encoded_size bytes
  *     (format version CMANP_STATE_FORMAT_VERSION, docs/state-format.md).
  */
@@ -60,6 +61,16 @@ static char *engine_msg(const cmanp_err *e, int rc) {
     return rc == CMANP_ENOMEM ? sqlite3_mprintf("out of memory") : sqlite3_mprintf("%s", e->msg);
 }
 
+/* The connection's thread count (cmanp_threads) on a cached readout, for
+ * the decoding that follows; only allocation can fail. */
+static int set_threads(cx_conn *c, cmanp_readout *r, char **err) {
+    cmanp_err ee = {0};
+    int rc = cmanp_readout_threads(r) == c->threads ? CMANP_OK : cmanp_readout_set_threads(r, c->threads, &ee);
+    if (!rc) return SQLITE_OK;
+    *err = engine_msg(&ee, rc);
+    return rc == CMANP_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+}
+
 int cx_state_get(cx_conn *c, const void *blob, sqlite3_int64 len, cx_state **out, char **err) {
     *out = NULL;
     *err = NULL;
@@ -75,6 +86,7 @@ int cx_state_get(cx_conn *c, const void *blob, sqlite3_int64 len, cx_state **out
         cx_state *e = c->states[i];
         if (e && e->len == len && e->key == key && memcmp(e->blob, blob, (size_t)len) == 0) {
             if ((rc = cx_model_still_registered(c, e->model, err))) return rc;
+            if ((rc = set_threads(c, e->r, err))) return rc;
             c->n.state_cache_hits++;
             e->last_use = ++c->tick;
             cx_state_ref(e);
@@ -127,7 +139,8 @@ int cx_state_get(cx_conn *c, const void *blob, sqlite3_int64 len, cx_state **out
         *err = sqlite3_mprintf("out of memory");
         return SQLITE_NOMEM;
     }
-    rc = cmanp_readout_compute(r, s, &ee);
+    rc = cmanp_readout_set_threads(r, c->threads, &ee);
+    if (!rc) rc = cmanp_readout_compute(r, s, &ee);
     cmanp_state_free(s);
     if (rc) {
         sqlite3_free(e);

@@ -7,7 +7,8 @@
  *     against sgemm;
  *   - readout (latents from a state) and decode (targets/s);
  *   - update: fold 1 row into a state, read out, decode 1 target.
- * Usage: bench_engine [model.safetensors] [rows]   (default: golden GP weights). */
+ * Usage: bench_engine [model.safetensors] [rows]   (default: golden GP weights).
+ * CMANP_THREADS=n: readout and decoding on n threads (cmanp_readout_set_threads). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,12 @@ int main(int argc, char **argv) {
 
     cmanp_readout *r;
     cmanp_readout_new(m, &r, &e);
+    const char *th = getenv("CMANP_THREADS");
+    if (th && cmanp_readout_set_threads(r, atoi(th), &e)) {
+        fprintf(stderr, "bench_engine: %s\n", e.msg);
+        return 1;
+    }
+    printf("\nthreads: %d, readout parts: %d\n", cmanp_readout_threads(r), CMANP_READOUT_PARTS);
     int reps = 50;
     double t = now();
     for (int i = 0; i < reps; i++) cmanp_readout_compute(r, s, &e);

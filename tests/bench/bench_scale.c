@@ -63,6 +63,10 @@ static void die(const char *what, const char *msg) {
     exit(1);
 }
 
+/* CMANP_THREADS=n: readouts and decoding on n threads (SQL cmanp_threads,
+ * engine cmanp_readout_set_threads); default 1. */
+static int g_threads = 1;
+
 static sqlite3 *open_db(const char *path, const char *ext, const char *model) {
     sqlite3 *db;
     char *err = NULL;
@@ -71,7 +75,8 @@ static sqlite3 *open_db(const char *path, const char *ext, const char *model) {
     if (sqlite3_load_extension(db, ext, NULL, &err) != SQLITE_OK) die("load_extension", err);
     char sql[4096];
     snprintf(sql, sizeof sql,
-             "PRAGMA cache_size = -2000; SELECT cmanp_model_load('m', '%s');", model);
+             "PRAGMA cache_size = -2000; SELECT cmanp_model_load('m', '%s'); SELECT cmanp_threads(%d);",
+             model, g_threads);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die("model_load", err);
     return db;
 }
@@ -151,6 +156,9 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1], *ext = argv[2], *model = argv[3];
     long long N = atoll(argv[4]);
+    const char *th = getenv("CMANP_THREADS");
+    if (th) g_threads = atoi(th);
+    if (g_threads < 1 || g_threads > CMANP_TEAM_MAX) die("CMANP_THREADS", "expected 1..8");
     cmanp_model *em = engine_model(model);
     const cmanp_config *cfg = &em->cfg;
     double fpr = cmanp_flops_per_row(cfg);
@@ -223,7 +231,7 @@ int main(int argc, char **argv) {
                  "SELECT cmanp_condition('m', " ROW_X ", " ROW_Y ") AS state FROM s",
                  N);
         exec(db, sql);
-        printf("{\"mode\": \"update\", \"n\": %lld", N);
+        printf("{\"mode\": \"update\", \"n\": %lld, \"threads\": %d", N, g_threads);
         int adds[] = {1, 10, 100};
         for (int a = 0; a < 3; a++) {
             /* Each repetition updates with different rows, so nothing is served
@@ -270,6 +278,16 @@ int main(int argc, char **argv) {
         c = cpu_now();
         exec_scalar(db, sql);
         double t_mean = now() - t, c_mean = cpu_now() - c;
+        /* the batched form: all N targets in one IN list (predict_vtab.c V7) */
+        snprintf(sql, sizeof sql,
+                 "SELECT sum(p.mean) FROM st, cmanp_predict(st.state) p WHERE p.a1 IN ("
+                 "WITH RECURSIVE q(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM q WHERE i < %lld - 1) "
+                 "SELECT i * 4.0 / %lld - 2.0 FROM q)",
+                 N, N);
+        t = now();
+        c = cpu_now();
+        exec_scalar(db, sql);
+        double t_in = now() - t, c_in = cpu_now() - c;
         /* many states x few targets: N/4 distinct states (8 rows each, every group's
          * rows differ) x 4 targets */
         long long G = N / 4 > 1 ? N / 4 : 1;
@@ -285,12 +303,19 @@ int main(int argc, char **argv) {
                     "SELECT sum(p.mean) FROM many CROSS JOIN (SELECT -1.5 AS x UNION ALL SELECT -0.5 UNION ALL "
                     "SELECT 0.5 UNION ALL SELECT 1.5) q, cmanp_predict(many.state, q.x) p");
         double t_many = now() - t, c_many = cpu_now() - c;
-        printf("{\"mode\": \"predict\", \"n\": %lld, \"tvf_targets_per_s\": %.0f, "
-               "\"tvf_cpu_targets_per_s\": %.0f, \"mean_targets_per_s\": %.0f, "
+        t = now();
+        c = cpu_now();
+        exec_scalar(db, "SELECT sum(p.mean) FROM many, cmanp_predict(many.state) p "
+                        "WHERE p.a1 IN (-1.5, -0.5, 0.5, 1.5)");
+        double t_many_in = now() - t, c_many_in = cpu_now() - c;
+        printf("{\"mode\": \"predict\", \"n\": %lld, \"threads\": %d, \"tvf_targets_per_s\": %.0f, "
+               "\"tvf_cpu_targets_per_s\": %.0f, \"in_targets_per_s\": %.0f, \"in_cpu_targets_per_s\": %.0f, "
+               "\"mean_targets_per_s\": %.0f, "
                "\"mean_cpu_targets_per_s\": %.0f, \"many_states\": %lld, \"many_targets_per_s\": %.0f, "
-               "\"many_states_per_s\": %.0f, \"many_cpu_states_per_s\": %.0f, \"peak_rss_kb\": %ld}\n",
-               N, N / t_tvf, N / c_tvf, N / t_mean, N / c_mean, G, 4 * G / t_many, G / t_many,
-               G / c_many, peak_rss_kb());
+               "\"many_states_per_s\": %.0f, \"many_cpu_states_per_s\": %.0f, \"many_in_states_per_s\": %.0f, "
+               "\"many_in_cpu_states_per_s\": %.0f, \"peak_rss_kb\": %ld}\n",
+               N, g_threads, N / t_tvf, N / c_tvf, N / t_in, N / c_in, N / t_mean, N / c_mean, G,
+               4 * G / t_many, G / t_many, G / c_many, G / t_many_in, G / c_many_in, peak_rss_kb());
         sqlite3_close(db);
         return 0;
     }
@@ -307,6 +332,7 @@ int main(int argc, char **argv) {
         if (cmanp_cond_new(em, 0, &cd, &e) || cmanp_state_new(em, &s, &e) || cmanp_readout_new(em, &r, &e))
             die("setup", e.msg);
         for (int k = 0; k < 3; k++) cmanp_cond_add(cd, s, xy, 4096, &e);
+        if (cmanp_readout_set_threads(r, g_threads, &e)) die("threads", e.msg);
         if (cmanp_cond_flush(cd, s, &e) || cmanp_readout_compute(r, s, &e)) die("state", e.msg);
         long long M = N > 64 ? N : 64;
         cmanp_real *xt = malloc(sizeof(cmanp_real) * (size_t)M * cfg->dim_x),
@@ -350,12 +376,12 @@ int main(int argc, char **argv) {
             tc[i] = cpu_now() - c;
         }
         double t_up = bench_median(tw, R), c_up = bench_median(tc, R);
-        printf("{\"mode\": \"engine-predict\", \"n\": %lld, \"batch_targets_per_s\": %.0f, "
+        printf("{\"mode\": \"engine-predict\", \"n\": %lld, \"threads\": %d, \"batch_targets_per_s\": %.0f, "
                "\"batch_cpu_targets_per_s\": %.0f, \"batch_gflops\": %.2f, \"one_targets_per_s\": %.0f, "
                "\"one_cpu_targets_per_s\": %.0f, \"readout_ms\": %.3f, \"readout_cpu_ms\": %.3f, "
                "\"readout_gflops\": %.2f, \"add1_predict1_ms\": %.3f, \"add1_predict1_cpu_ms\": %.3f, "
                "\"flops_per_target\": %.0f, \"flops_per_readout\": %.0f, \"flops_per_row\": %.0f}\n",
-               M, M / t_batch, M / c_batch, M * cmanp_flops_per_target(cfg) / t_batch * 1e-9, 1 / t_one,
+               M, g_threads, M / t_batch, M / c_batch, M * cmanp_flops_per_target(cfg) / t_batch * 1e-9, 1 / t_one,
                1 / c_one, t_ro * 1e3, c_ro * 1e3, cmanp_flops_per_readout(cfg) / t_ro * 1e-9, t_up * 1e3,
                c_up * 1e3, cmanp_flops_per_target(cfg), cmanp_flops_per_readout(cfg), fpr);
         free(xt);

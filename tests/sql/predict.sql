@@ -1,6 +1,7 @@
 -- predict.sql - predictions: cmanp_mean / cmanp_std / cmanp_quantile / cmanp_logprob
 -- and the table-valued function cmanp_predict; the state cache.
--- Spec: ext/predict.c P1-P5, ext/predict_vtab.c V1-V6, ext/state_cache.c S1-S5.
+-- Spec: ext/predict.c P1-P5, ext/predict_vtab.c V1-V7, ext/state_cache.c S1-S5,
+-- ext/cmanp_ext.c L10 (cmanp_threads).
 .load @EXT@
 .headers off
 SELECT cmanp_model_load('gp', '@SHARED@/golden/gp_cmanp.weights.safetensors');
@@ -90,6 +91,62 @@ SELECT count(*) FROM cmanp_predict(NULL, 0.25);
 SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0'), NULL);
 SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0'), 0.25, NULL);
 SELECT count(*) FROM cmanp_predict((SELECT s FROM st2), 0.1, NULL);
+
+.print V7 many targets in one call: an IN list on a1 is decoded in batches; the rows of the single calls
+.print V7 to float32 rounding (a batch's products round differently from one row's), and the same bits every time
+CREATE TABLE grid AS SELECT value * 0.03 - 2 AS x FROM generate_series(0, 132);
+DELETE FROM snap; INSERT INTO snap SELECT key, value FROM json_each(cmanp_debug(), '$.counters');
+CREATE TABLE batched AS SELECT p.a1 AS x, p.dim, p.mean, p.std, p.lower, p.upper, p.level
+  FROM states s, cmanp_predict(s.state) p WHERE s.sensor = 's1' AND p.a1 IN (SELECT x FROM grid);
+SELECT 'V7 one lookup, 133 targets:', d FROM delta;
+SELECT count(*), count(DISTINCT x), sum(abs(b.mean - p.mean) <= 1e-6 * (1 + abs(p.mean)) AND abs(b.std / p.std - 1) <= 1e-6
+                                       AND abs(b.lower - p.lower) <= 1e-5 AND b.level = p.level AND b.dim = p.dim)
+  FROM batched b, states s, cmanp_predict(s.state, b.x) p WHERE s.sensor = 's1';
+WITH again AS MATERIALIZED (SELECT p.a1 AS x, p.mean, p.std FROM states s, cmanp_predict(s.state) p
+                             WHERE s.sensor = 's1' AND p.a1 IN (SELECT x FROM grid))
+SELECT count(*), sum(b.mean = p.mean AND b.std = p.std) FROM batched b JOIN again p USING (x);
+.print V7 the plan names the batched argument
+EXPLAIN QUERY PLAN SELECT p.mean FROM states s, cmanp_predict(s.state) p WHERE p.a1 IN (SELECT x FROM grid);
+.print V7 NULL items match nothing, duplicates count once, a literal list works, per state in a join
+SELECT group_concat(a1, ' '), count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0'))
+ WHERE a1 IN (0.5, NULL, -0.5, 0.5, 1);
+SELECT s.sensor, count(*), printf('%.5f', sum(p.mean)) = printf('%.5f', sum(cmanp_mean(s.state, p.a1)))
+  FROM states s, cmanp_predict(s.state) p WHERE p.a1 IN (-1, 0, 1) GROUP BY s.sensor ORDER BY s.sensor;
+SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0')) WHERE a1 IN (SELECT NULL);
+SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0')) WHERE a1 IN (SELECT x FROM grid WHERE 0);
+.print V7 an IN list on the level, on a second input, and on two arguments at once
+SELECT a1, a2, level, printf('%.9f', (upper - mean) / std)
+  FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0'), 0.25) WHERE a2 IN (0.99, 0.5);
+SELECT count(*), sum(abs(p.mean - (cmanp_mean(st2.s, p.a1, p.a2) ->> ('$[' || (p.dim - 1) || ']'))) <= 1e-6)
+  FROM st2, cmanp_predict(st2.s, 0.1) p WHERE p.a2 IN (0.2, 0.4, 0.6);
+SELECT count(*), count(DISTINCT a1 || ',' || a2) FROM st2, cmanp_predict(st2.s) p WHERE p.a1 IN (0.1, 0.3) AND p.a2 IN (0.2, 0.4, 0.6);
+.print V7 errors: a non-numeric or non-finite item, a level outside (0, 1)
+SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0')) WHERE a1 IN (0.5, 'x');
+SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0')) WHERE a1 IN (0.5, 1e300);
+SELECT count(*) FROM cmanp_predict((SELECT state FROM states WHERE sensor = 's0'), 0.25) WHERE a2 IN (0.5, 1.5);
+
+.print L10 cmanp_threads: 1 by default; 2 threads give bit-identical results
+SELECT cmanp_threads(), cmanp_debug() ->> '$.threads';
+CREATE TABLE fresh2 AS SELECT sensor, cmanp_condition('gp', x, y - 0.25) AS state FROM obs GROUP BY sensor;
+CREATE TABLE t1 AS SELECT s.sensor, p.a1 AS x, p.mean, p.std FROM fresh2 s, cmanp_predict(s.state) p WHERE p.a1 IN (SELECT x FROM grid);
+SELECT cmanp_threads(2), cmanp_threads(), cmanp_debug() ->> '$.threads';
+CREATE TABLE fresh3 AS SELECT sensor, cmanp_condition('gp', x, y - 0.25) AS state FROM obs GROUP BY sensor;
+CREATE TABLE t2 AS SELECT s.sensor, p.a1 AS x, p.mean, p.std FROM fresh3 s, cmanp_predict(s.state) p WHERE p.a1 IN (SELECT x FROM grid);
+SELECT count(*), sum(t1.mean = t2.mean AND t1.std = t2.std) FROM t1 JOIN t2 USING (sensor, x);
+SELECT count(*), sum(abs(cmanp_mean(s.state, g.x) - t1.mean) <= 1e-6 * (1 + abs(t1.mean)))
+  FROM fresh3 s, grid g JOIN t1 ON t1.sensor = s.sensor AND t1.x = g.x;
+.print L10 one target per call on 2 threads: the same bits as on 1 thread
+CREATE TABLE t3 AS SELECT s.sensor, g.x, cmanp_mean(s.state, g.x) AS mean FROM fresh3 s, grid g;
+SELECT cmanp_threads(1);
+CREATE TABLE t4 AS SELECT s.sensor, g.x, cmanp_mean(s.state, g.x) AS mean FROM fresh2 s, grid g;
+SELECT count(*), sum(t3.mean = t4.mean) FROM t3 JOIN t4 USING (sensor, x);
+.print L10 errors
+SELECT cmanp_threads(0);
+SELECT cmanp_threads(9);
+SELECT cmanp_threads(1.5);
+SELECT cmanp_threads(NULL);
+SELECT cmanp_threads('two');
+SELECT cmanp_threads();
 
 .print S4 one decode + readout per distinct state, not per row: 3 new states, 300 queries
 CREATE TABLE fresh AS SELECT sensor, cmanp_condition('gp', x, y + 0.5) AS state FROM obs GROUP BY sensor;

@@ -111,6 +111,26 @@ SELECT q.sensor, q.x, printf('%.4f', p.mean) AS mean,
  ORDER BY q.sensor, q.x;
 -- @end
 
+.print example predict_in
+-- @example predict_in
+SELECT s.sensor, p.a1 AS x, printf('%.4f', p.mean) AS mean, printf('%.4f', p.std) AS std
+  FROM states s, cmanp_predict(s.state) p
+ WHERE p.a1 IN (SELECT value / 2.0 FROM generate_series(-2, 2))
+ ORDER BY s.sensor, x;
+-- @end
+
+.print example threads
+-- @example threads
+SELECT cmanp_threads() AS default_threads, cmanp_threads(2) AS now;
+SELECT count(*) AS predictions, printf('%.6f', sum(p.mean)) AS total
+  FROM states s, cmanp_predict(s.state) p
+ WHERE p.a1 IN (SELECT value / 100.0 FROM generate_series(-100, 100));
+SELECT cmanp_threads(1) AS back_to;
+SELECT count(*) AS predictions, printf('%.6f', sum(p.mean)) AS total
+  FROM states s, cmanp_predict(s.state) p
+ WHERE p.a1 IN (SELECT value / 100.0 FROM generate_series(-100, 100));
+-- @end
+
 .print example caching
 -- @example caching
 CREATE TABLE shifted AS

@@ -66,6 +66,9 @@ static const char *k_script[] = {
     "cmanp_quantile(s, 0.9, 0.1, 0.2), cmanp_logprob(s, 0.1, 0.2, 0.3)) FROM st ORDER BY g",
     "SELECT st.g, p.dim, printf('%.5f %.5f', p.lower, p.upper) FROM st, cmanp_predict(st.s, 0.1, 0.2, 0.8) p "
     "ORDER BY st.g",
+    "SELECT cmanp_threads(2)",
+    "SELECT st.g, count(*), printf('%.5f', sum(p.mean)) FROM st, cmanp_predict(st.s, 0.1) p "
+    "WHERE p.a2 IN (SELECT x FROM t) GROUP BY st.g ORDER BY st.g",
     "SELECT printf('%.5f', cmanp_mean(cmanp_merge(s), 0.3, 0.3)) FROM st",
     "SELECT st.g, printf('%.5f', cmanp_mean(cmanp_update(st.s, t.x, t.x, t.y), 0.0, 0.0)) FROM st JOIN t USING (g) "
     "GROUP BY st.g ORDER BY st.g",
