@@ -7,7 +7,7 @@ Usage (from the repository root, after building):
     python3 tests/bench/run_benchmarks.py [--build build] [--model models/default.safetensors]
                                           [--max-n 10000000] [--oneshot-max-n 4194304]
                                           [--quick] [--sections a,b,...] [--out docs]
-About 10 minutes on 2 cores at the default sizes (the one-shot path at its
+About 7 minutes on 2 cores at the default sizes (the one-shot path at its
 limit of 2^22 rows needs ~9 GB of memory; --oneshot-max-n 1000000 keeps it
 under 2.2 GB); --quick stops at 10^5 rows (under a minute; a smoke test, not
 for the docs).  Not part of ctest.
