@@ -43,7 +43,7 @@ typedef struct barrier_job {
 static void barrier_fn(void *arg, int tid, cmanp_team *t) {
     barrier_job *j = arg;
     atomic_fetch_add(&j->seen[tid], 1);
-    j->team_n = t->n;
+    if (tid == 0) j->team_n = t->n;
     for (int r = 1; r <= ROUNDS; r++) {
         j->slot[tid] = r;
         cmanp_team_barrier(t);
