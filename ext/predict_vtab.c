@@ -424,13 +424,16 @@ static int pv_eof(sqlite3_vtab_cursor *cc) {
 static int pv_column(sqlite3_vtab_cursor *cc, sqlite3_context *ctx, int col) {
     pv_cursor *cur = (pv_cursor *)cc;
     sqlite3_int64 t = cur->row / cur->dy, r = cur->row;
-    double z = cx_norm_ppf(0.5 + 0.5 * cur->level[t]);
     switch (col) {
     case COL_DIM: sqlite3_result_int(ctx, (int)(r % cur->dy) + 1); break;
     case COL_MEAN: sqlite3_result_double(ctx, cur->mean[r]); break;
     case COL_STD: sqlite3_result_double(ctx, cur->std[r]); break;
-    case COL_LOWER: sqlite3_result_double(ctx, cur->mean[r] - z * cur->std[r]); break;
-    case COL_UPPER: sqlite3_result_double(ctx, cur->mean[r] + z * cur->std[r]); break;
+    case COL_LOWER:
+    case COL_UPPER: { /* Phi^-1 only for the interval columns */
+        double z = cx_norm_ppf(0.5 + 0.5 * cur->level[t]);
+        sqlite3_result_double(ctx, cur->mean[r] + (col == COL_UPPER ? z : -z) * cur->std[r]);
+        break;
+    }
     case COL_LEVEL: sqlite3_result_double(ctx, cur->level[t]); break;
     case COL_STATE:
         if (cur->last) sqlite3_result_blob64(ctx, cur->last->blob, (sqlite3_uint64)cur->last->len, SQLITE_TRANSIENT);
