@@ -278,7 +278,9 @@ int main(int argc, char **argv) {
     int tty = isatty(2);
     if (file_exists(ckpt)) {
         if (init) {
-            fprintf(stderr, "cmanp-train: %s exists; --init only applies to a new run\n", ckpt);
+            fprintf(stderr, "cmanp-train: %s exists; --init only applies to a new run: "
+                            "drop --init to continue that run, or delete the checkpoint to start over\n",
+                    ckpt);
             cmanp_model_free(init);
             return 2;
         }

@@ -27,6 +27,8 @@ check "interrupted+resumed model == straight model (bytes)" "cmp -s $WORK/a.safe
 
 "$BIN" --out "$WORK/a.safetensors" "${COMMON[@]/--lr/--lr}" --lr 2e-3 2>"$WORK/log4"; st=$?
 check "option differing from the checkpoint refused" "[ $st -eq 2 ] && grep -q -- '--lr differs' $WORK/log4"
+"$BIN" --out "$WORK/a.safetensors" "${COMMON[@]}" --init "$WORK/b.safetensors" 2>"$WORK/log4b"; st=$?
+check "--init with an existing checkpoint refused, says how to continue" "[ $st -eq 2 ] && grep -q 'drop --init to continue' $WORK/log4b"
 "$BIN" --out "$WORK/none.safetensors" --resume "${COMMON[@]}" 2>/dev/null; st=$?
 check "--resume without a checkpoint refused" "[ $st -eq 2 ]"
 "$BIN" --out "$WORK/x.safetensors" --bogus 1 2>/dev/null; st=$?
